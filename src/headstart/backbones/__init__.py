@@ -1,0 +1,34 @@
+"""Pretrained backbones: the registry (as data) and the Encoder contract."""
+
+from headstart.backbones.encoder import Encoder, ImageEncoder
+from headstart.backbones.registry import (
+    ARCHITECTURES,
+    REGISTRY,
+    BackboneSpec,
+    backbone_table,
+    check_license,
+    get_spec,
+    license_commercial_use,
+    list_specs,
+    load_backbone,
+    locate_weights,
+    weights_sha256,
+)
+from headstart.backbones.text import TextEncoder
+
+__all__ = [
+    "ARCHITECTURES",
+    "REGISTRY",
+    "BackboneSpec",
+    "Encoder",
+    "ImageEncoder",
+    "TextEncoder",
+    "backbone_table",
+    "check_license",
+    "get_spec",
+    "license_commercial_use",
+    "list_specs",
+    "load_backbone",
+    "locate_weights",
+    "weights_sha256",
+]

@@ -1,0 +1,155 @@
+"""MODEL_CARD.md in the Hugging Face model-card format: YAML front matter, then the sections a reviewer needs
+(lineage, weights hash, license, data, metrics for both sides, verdict, intended use, limitations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from headstart.io import atomic_write_text
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _lineage(config: dict[str, Any]) -> dict[str, Any]:
+    from headstart.backbones import get_spec
+
+    name = str(config["backbone"])
+    base = name.split(":")[0]
+    if base.startswith(("hf:", "timm:")):
+        return {
+            "name": name,
+            "license": "unknown (check the model's own card)",
+            "source_package": base,
+            "source_version": "",
+            "sha256": "not pinned",
+            "source_domain": "unknown",
+        }
+    spec = get_spec(base)
+    return {
+        "name": name,
+        "license": spec.license,
+        "source_package": spec.source_package,
+        "source_version": spec.source_version,
+        "sha256": "random init (control)" if name.endswith(":random") else spec.sha256,
+        "source_domain": spec.source_domain,
+        "description": spec.description,
+    }
+
+
+def render_model_card(config: dict[str, Any], metrics: dict[str, Any], data_provenance: str) -> str:
+    t, b, v = metrics["transfer"], metrics["baseline"], metrics["verdict"]
+    lin = _lineage(config)
+    modality = metrics["data"]["modality"]
+    shipped = metrics.get("shipped", {"side": "transfer", "reason": ""})
+    shipped_metrics = t if shipped["side"] == "transfer" else b
+    front = {
+        "library_name": "headstart",
+        "license": str(lin["license"]).lower() if lin["license"] else "unknown",
+        "base_model": lin["name"],
+        "tags": ["headstart", "transfer-learning", f"{modality}-classification", t["strategy"]],
+        "datasets": [metrics["data"]["source"]],
+        "metrics": ["accuracy", "f1"],
+        "model-index": [
+            {
+                "name": f"headstart-{t['strategy']}-{lin['name']}",
+                "results": [
+                    {
+                        "task": {"type": f"{modality}-classification"},
+                        "dataset": {"name": metrics["data"]["source"], "type": metrics["data"]["source"]},
+                        "metrics": [
+                            {"type": "accuracy", "value": round(shipped_metrics["accuracy"], 4)},
+                            {"type": "f1", "name": "macro-F1", "value": round(shipped_metrics["macro_f1"], 4)},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    rows = "\n".join(
+        f"| {name} | {_pct(m['accuracy'])} | {_pct(m['macro_f1'])} | {_pct(m['balanced_accuracy'])} "
+        f"| {m['ece']:.3f} | {m['val_accuracy']:.3f} |"
+        for name, m in ((f"transfer: {t['name']}", t), (f"baseline: {b['name']}", b))
+    )
+    counts = ", ".join(f"{c}: {n}" for c, n in metrics["data"]["class_counts"].items())
+    sizes = metrics["data"]["split_sizes"]
+    cka = metrics.get("notes", {}).get("cka")
+    forgetting = (
+        f"\nRepresentation drift (linear CKA between original and fine-tuned embeddings on the test "
+        f"inputs): {cka:.3f}.\n"
+        if isinstance(cka, float)
+        else ""
+    )
+    audit = metrics.get("audit")
+    audit_md = ""
+    if audit:
+        audit_md = (
+            "\n## Subgroup audit\n\n"
+            + "\n".join(
+                f"- `{col}`: largest accuracy gap transfer {a['transfer']['max_gap']:.3f}, baseline "
+                f"{a['baseline']['max_gap']:.3f} ({a.get('change', '')})"
+                for col, a in audit.items()
+            )
+            + "\n"
+        )
+    warn = "\n".join(f"- {w}" for w in metrics.get("warnings", [])) or "- none"
+    return f"""---
+{yaml.safe_dump(front, sort_keys=False).strip()}
+---
+
+# {t["strategy"]} transfer from {lin["name"]}
+
+Trained with headstart. **Verdict: {v["label"]}.** {v["sentence"]}
+
+Shipped model: **{shipped["side"]}** ({shipped_metrics["name"]}) — {shipped["reason"]}.
+
+## Lineage
+
+| field | value |
+|---|---|
+| base model | {lin["name"]} |
+| weights sha256 | `{lin["sha256"]}` |
+| license | {lin["license"]} |
+| source package | {lin["source_package"]} {lin["source_version"]} |
+| pre-training domain | {lin["source_domain"]} |
+| strategy | {t["strategy"]} |
+| seed | {config["seed"]} |
+| versions | {", ".join(f"{k} {val}" for k, val in config.get("versions", {}).items())} |
+
+## Training data
+
+Source: `{metrics["data"]["source"]}` — {data_provenance}.
+Classes ({len(metrics["data"]["classes"])}): {counts}. Imbalance ratio {metrics["data"]["imbalance_ratio"]:.2f}.
+Splits (stratified, seed {config["seed"]}): train {sizes["train"]}, validation {sizes["val"]}, test {sizes["test"]}
+(indices in `splits.json`). Labels per class: {config.get("labels_per_class") or "all"}.
+Skipped items: {len(metrics["data"].get("skipped", []))}.
+
+## Evaluation (held-out test split)
+
+| model | accuracy | macro-F1 | balanced acc. | ECE | validation acc. |
+|---|---|---|---|---|---|
+{rows}
+
+Paired bootstrap (n={v["n_boot"]}) of the accuracy difference: {100 * v["delta"]:+.1f} points,
+95% CI [{100 * v["ci_low"]:+.1f}, {100 * v["ci_high"]:+.1f}] on {v["n_test"]} test examples.
+{forgetting}{audit_md}
+## Intended use
+
+Classifying {modality} inputs into the classes above, for data resembling the training source. Check the
+verdict before use: a `negative-transfer` verdict means the pretrained backbone hurt on this data.
+
+## Limitations and warnings
+
+{warn}
+- Accuracy was measured on {v["n_test"]} examples from the same source as the training data; expect lower
+  accuracy under distribution shift.
+- The pretrained backbone may carry biases of its pre-training data ({lin["source_domain"]}).
+"""
+
+
+def write_model_card(run_dir: Path, config: dict[str, Any], metrics: dict[str, Any], data: Any) -> None:
+    atomic_write_text(run_dir / "MODEL_CARD.md", render_model_card(config, metrics, data.provenance))

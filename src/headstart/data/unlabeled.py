@@ -1,0 +1,66 @@
+"""Unlabeled inputs for ``predict``: a table with a text column, an image folder (any depth), one image, or a
+built-in dataset (its labels are ignored)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from headstart.errors import HeadstartError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+TABLE_READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+
+def _read_table(path: Path) -> Any:
+    import pandas as pd
+
+    kind = TABLE_READERS[path.suffix.lower()]
+    try:
+        if kind == "csv":
+            return pd.read_csv(path, encoding="utf-8", keep_default_na=False)
+        if kind == "tsv":
+            return pd.read_csv(path, sep="\t", encoding="utf-8", keep_default_na=False)
+        if kind == "jsonl":
+            return pd.read_json(path, lines=True, encoding="utf-8")
+        return pd.read_parquet(path)
+    except UnicodeDecodeError as e:
+        raise HeadstartError(f"{path}: not UTF-8 (byte {e.start}); re-save the file as UTF-8") from None
+    except Exception as e:  # pandas/pyarrow parse errors
+        raise HeadstartError(f"{path}: cannot be read as {kind} ({type(e).__name__}: {e})".splitlines()[0]) from None
+
+
+def load_unlabeled(source: str, *, modality: str, text_column: str | None = None) -> tuple[list[str], list[Any]]:
+    """(ids, items) for prediction."""
+    if source.startswith("builtin:"):
+        from headstart.data import load_data
+
+        data = load_data(source)
+        return list(data.ids), list(data.items)
+    path = Path(source)
+    if not path.exists():
+        raise HeadstartError(f"{source}: file or folder not found")
+    if modality == "image":
+        if path.is_file():
+            return [str(path)], [str(path)]
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise HeadstartError(f"{source}: no .png/.jpg/.jpeg/.bmp images found in this folder")
+        from headstart.data.images import read_image
+
+        for f in files:
+            read_image(str(f))  # names the file if it is unreadable
+        return [str(f) for f in files], [str(f) for f in files]
+    if path.suffix.lower() not in TABLE_READERS:
+        raise HeadstartError(f"{source}: unsupported file type; give a .csv, .tsv, .jsonl or .parquet file")
+    df = _read_table(path)
+    col = text_column or "text"
+    if col not in df.columns:
+        raise HeadstartError(
+            f"{source}: no column {col!r}; available: {', '.join(map(str, df.columns))} (pass --text-column)"
+        )
+    texts = df[col].astype(str).tolist()
+    for i, t in enumerate(texts):
+        if not t.strip():
+            raise HeadstartError(f"{source}: row {i + 2} has an empty {col!r}; fill it or drop the row")
+    return [f"{path.name}:row {i + 2}" for i in range(len(texts))], texts

@@ -1,0 +1,108 @@
+"""The verdict: does transfer beat the from-scratch baseline on the same test examples?
+
+A paired bootstrap (Efron & Tibshirani, 1993; for classifier comparison see Dror et al., ACL 2018) resamples
+test examples with replacement and recomputes the accuracy difference on each resample, so the two models are
+always compared on the same examples. The 95% percentile interval of that difference decides the label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+LABELS = ("helps", "no-difference", "negative-transfer")
+SMALL_TEST_SET = 1000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: str
+    delta: float
+    ci_low: float
+    ci_high: float
+    n_test: int
+    n_boot: int
+    transfer_accuracy: float
+    baseline_accuracy: float
+    transfer_name: str
+    baseline_name: str
+
+    @property
+    def sentence(self) -> str:
+        pts = f"{100 * self.delta:+.1f} points (95% CI {100 * self.ci_low:+.1f} to {100 * self.ci_high:+.1f})"
+        t, b = f"{100 * self.transfer_accuracy:.1f}%", f"{100 * self.baseline_accuracy:.1f}%"
+        if self.label == "helps":
+            return (
+                f"Transfer helps: {self.transfer_name} reached {t} vs {b} for the from-scratch "
+                f"{self.baseline_name}, {pts} on {self.n_test} test examples."
+            )
+        if self.label == "negative-transfer":
+            return (
+                f"Negative transfer: {self.transfer_name} reached {t}, WORSE than the from-scratch "
+                f"{self.baseline_name} at {b}, {pts} on {self.n_test} test examples. Do not ship the transfer "
+                "model; use the baseline or a different backbone/strategy."
+            )
+        return (
+            f"No detectable difference: {self.transfer_name} {t} vs from-scratch {self.baseline_name} {b}, "
+            f"{pts} on {self.n_test} test examples; the interval includes zero."
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        if self.n_test < SMALL_TEST_SET:
+            return [
+                f"The test set has only {self.n_test} examples (< {SMALL_TEST_SET}): the confidence interval is "
+                "wide; collect more labeled test data for a sharper verdict."
+            ]
+        return []
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "sentence": self.sentence, "warnings": self.warnings}
+
+
+def paired_bootstrap_verdict(
+    y_true: np.ndarray,
+    pred_transfer: np.ndarray,
+    pred_baseline: np.ndarray,
+    *,
+    transfer_name: str = "transfer",
+    baseline_name: str = "baseline",
+    n_boot: int = 5000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Verdict:
+    """Paired bootstrap CI of accuracy(transfer) - accuracy(baseline) on the same test examples.
+
+    ``helps`` when the whole interval is above zero, ``negative-transfer`` when it is below zero,
+    ``no-difference`` otherwise.
+    """
+    y_true = np.asarray(y_true)
+    ct = (np.asarray(pred_transfer) == y_true).astype(np.float64)
+    cb = (np.asarray(pred_baseline) == y_true).astype(np.float64)
+    n = len(y_true)
+    if n == 0:
+        raise ValueError("empty test set")
+    diff = ct - cb
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // n)
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        boots[start:stop] = diff[idx].mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
+    label = "helps" if lo > 0 else "negative-transfer" if hi < 0 else "no-difference"
+    return Verdict(
+        label=label,
+        delta=float(diff.mean()),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        n_test=n,
+        n_boot=n_boot,
+        transfer_accuracy=float(ct.mean()),
+        baseline_accuracy=float(cb.mean()),
+        transfer_name=transfer_name,
+        baseline_name=baseline_name,
+    )

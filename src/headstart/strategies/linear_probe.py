@@ -1,0 +1,113 @@
+"""Feature extraction: frozen backbone -> cached embeddings -> logistic-regression head (C chosen by CV)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from headstart.artifacts import read_meta, register_kind, write_meta
+from headstart.backbones import load_backbone
+from headstart.features import extract
+from headstart.io import atomic_write_bytes
+from headstart.strategies.base import TransferTask, register_strategy
+from headstart.strategies.linear_head import LinearHead, fit_linear_head
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+@register_kind
+class LinearProbeModel:
+    """A pinned frozen backbone plus a linear head; ``predict_proba`` embeds (through the cache) then scores."""
+
+    kind: ClassVar[str] = "linear-probe"
+
+    def __init__(
+        self,
+        backbone: str,
+        head: LinearHead,
+        *,
+        image_size: int | None = None,
+        weights_sha256: str | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.backbone = backbone
+        self.head = head
+        self.image_size = image_size
+        self.weights_sha256 = weights_sha256
+        self.progress = progress
+        self._encoder: Any = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.backbone} linear probe"
+
+    @property
+    def val_accuracy(self) -> float:
+        return self.head.cv_accuracy
+
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            self._encoder = load_backbone(self.backbone, image_size=self.image_size)
+        return self._encoder
+
+    def embed(self, items: Sequence[Any]) -> np.ndarray:
+        emb, _ = extract(self.encoder(), items, progress=self.progress)
+        return emb
+
+    def predict_proba(self, items: Sequence[Any]) -> np.ndarray:
+        return self.head.predict_proba(self.embed(items))
+
+    def save(self, folder: Path) -> None:
+        write_meta(
+            folder,
+            self.kind,
+            backbone=self.backbone,
+            image_size=self.image_size,
+            weights_sha256=self.weights_sha256,
+            C=self.head.C,
+            cv_accuracy=self.head.cv_accuracy,
+        )
+        atomic_write_bytes(folder / "head.npz", _npz_bytes(self.head.arrays()))
+
+    @classmethod
+    def load(cls, folder: Path) -> LinearProbeModel:
+        meta = read_meta(folder)
+        with np.load(folder / "head.npz") as z:
+            head = LinearHead.from_arrays({k: z[k] for k in z.files})
+        return cls(meta["backbone"], head, image_size=meta.get("image_size"), weights_sha256=meta.get("weights_sha256"))
+
+
+@register_strategy("linear-probe", "frozen backbone, cached embeddings, logistic-regression head (C by CV)")
+def fit_linear_probe(task: TransferTask) -> LinearProbeModel:
+    t0 = time.perf_counter()
+    encoder = load_backbone(task.backbone, image_size=task.image_size)
+    task.timings["load_backbone"] = time.perf_counter() - t0
+    items = list(task.train_items) + list(task.val_items)
+    y = np.concatenate([task.y_train, task.y_val])
+    emb, stats = extract(encoder, items, progress=task.progress)
+    task.timings["embed_train"] = stats.seconds
+    task.notes.setdefault("extract", []).append({"split": "train+val", **stats.to_dict()})
+    t1 = time.perf_counter()
+    head = fit_linear_head(
+        emb,
+        y,
+        task.n_classes,
+        seed=task.seed,
+        class_weight="balanced" if task.options.get("loss") == "weighted" else None,
+    )
+    task.timings["fit_head"] = time.perf_counter() - t1
+    model = LinearProbeModel(
+        task.backbone, head, image_size=task.image_size, weights_sha256=encoder.weights_sha256, progress=task.progress
+    )
+    model._encoder = encoder
+    return model

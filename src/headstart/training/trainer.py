@@ -1,0 +1,311 @@
+"""A small, careful training loop: AdamW, warmup + cosine, early stopping on validation loss with the best
+weights restored, gradient clipping, mixed precision on CUDA, and atomic per-epoch checkpoints that make a
+killed run resumable with identical results (model, optimizer, scheduler, RNG states, history).
+
+Models take a batch ``dict[str, Tensor]`` and return logits. Data are given as a sequence of raw items plus a
+``collate(items, train: bool) -> dict[str, Tensor]`` function, so the same loop serves a scratch CNN on pixel
+arrays and a transformer fine-tuned on raw texts.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from headstart.io import atomic_write_bytes
+from headstart.progress import progress_bar
+from headstart.training.losses import make_loss
+
+Collate = Callable[[Sequence[Any], bool], dict[str, torch.Tensor]]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_frac: float = 0.1
+    patience: int = 5
+    grad_clip: float = 1.0
+    loss: str = "ce"
+    focal_gamma: float = 2.0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    min_epochs: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_loss: float = math.inf
+    stopped_early: bool = False
+    resumed_from_epoch: int | None = None
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def param_groups_no_decay(
+    named: Sequence[tuple[str, nn.Parameter]], lr: float, weight_decay: float
+) -> list[dict[str, Any]]:
+    """Split parameters into decayed weights and non-decayed 1-D params (norms, biases), as timm does."""
+    decay = [p for n, p in named if p.requires_grad and p.ndim > 1 and not n.endswith(".bias")]
+    no_decay = [p for n, p in named if p.requires_grad and (p.ndim <= 1 or n.endswith(".bias"))]
+    groups = []
+    if decay:
+        groups.append({"params": decay, "lr": lr, "weight_decay": weight_decay})
+    if no_decay:
+        groups.append({"params": no_decay, "lr": lr, "weight_decay": 0.0})
+    return groups
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if warmup_steps > 0 and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[np.ndarray]:
+    order = torch.randperm(n, generator=generator).numpy() if generator is not None else np.arange(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _autocast(device: torch.device, enabled: bool) -> Any:
+    if device.type == "cuda" and enabled:
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cpu", enabled=False)
+
+
+def evaluate_loss(
+    model: nn.Module,
+    items: Sequence[Any],
+    y: np.ndarray,
+    collate: Collate,
+    loss_fn: nn.Module,
+    *,
+    batch_size: int,
+    device: torch.device,
+    amp: bool,
+) -> tuple[float, float]:
+    """Mean loss and accuracy over ``items`` (no augmentation, no grad)."""
+    model.eval()
+    total, correct, n = 0.0, 0, 0
+    with torch.inference_mode():
+        for idx in _batches(len(items), batch_size, None):
+            batch = _to(collate([items[i] for i in idx], False), device)
+            target = torch.as_tensor(y[idx], device=device)
+            with _autocast(device, amp):
+                logits = model(batch)
+            total += float(loss_fn(logits.float(), target)) * len(idx)
+            correct += int((logits.argmax(-1) == target).sum())
+            n += len(idx)
+    return total / max(1, n), correct / max(1, n)
+
+
+def predict_proba(
+    model: nn.Module,
+    items: Sequence[Any],
+    collate: Collate,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "auto",
+    amp: bool = True,
+    progress: bool = False,
+    desc: str = "predict",
+) -> np.ndarray:
+    dev = resolve_device(device) if isinstance(device, str) else device
+    model.to(dev).eval()
+    out = []
+    with torch.inference_mode():
+        for idx in progress_bar(_batches(len(items), batch_size, None), desc=desc, enabled=progress):
+            batch = _to(collate([items[i] for i in idx], False), dev)
+            with _autocast(dev, amp):
+                logits = model(batch)
+            out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def _checkpoint_bytes(obj: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def train(
+    model: nn.Module,
+    train_items: Sequence[Any],
+    y_train: np.ndarray,
+    val_items: Sequence[Any],
+    y_val: np.ndarray,
+    collate: Collate,
+    config: TrainConfig,
+    *,
+    n_classes: int,
+    param_groups: list[dict[str, Any]] | None = None,
+    checkpoint_path: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    desc: str = "train",
+    on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place; on return it holds the weights of the epoch with the lowest validation loss.
+
+    With ``checkpoint_path`` a checkpoint is written atomically at every epoch end; with ``resume=True`` and an
+    existing checkpoint, training continues from it and ends exactly as an uninterrupted run would.
+    """
+    device = resolve_device(config.device)
+    amp = config.amp and device.type == "cuda"
+    _seed_everything(config.seed)
+    model.to(device)
+    loss_fn = make_loss(config.loss, y_train, n_classes, config.focal_gamma).to(device)
+    val_loss_fn = nn.CrossEntropyLoss().to(device)
+    if param_groups is None:
+        param_groups = param_groups_no_decay(list(model.named_parameters()), config.lr, config.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups)
+    steps_per_epoch = math.ceil(len(train_items) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, int(config.warmup_frac * total)))
+    generator = torch.Generator().manual_seed(config.seed)
+    result = TrainResult()
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_epochs = 0
+    start_epoch = 0
+
+    if resume and checkpoint_path is not None and checkpoint_path.exists():
+        ckpt = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        generator.set_state(ckpt["generator"])
+        _set_rng_state(ckpt["rng"])
+        best_state = ckpt["best_state"]
+        bad_epochs = ckpt["bad_epochs"]
+        start_epoch = ckpt["epoch"] + 1
+        result = TrainResult(**ckpt["result"])
+        result.resumed_from_epoch = start_epoch
+
+    for epoch in range(start_epoch, config.epochs):
+        if result.stopped_early:
+            break
+        model.train()
+        run_loss, seen = 0.0, 0
+        batches = _batches(len(train_items), config.batch_size, generator)
+        for idx in progress_bar(batches, desc=f"{desc} epoch {epoch + 1}/{config.epochs}", enabled=progress):
+            batch = _to(collate([train_items[i] for i in idx], True), device)
+            target = torch.as_tensor(y_train[idx], device=device)
+            with _autocast(device, amp):
+                logits = model(batch)
+            loss = loss_fn(logits.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            run_loss += float(loss) * len(idx)
+            seen += len(idx)
+        val_loss, val_acc = evaluate_loss(
+            model,
+            val_items,
+            y_val,
+            collate,
+            val_loss_fn,
+            batch_size=config.batch_size * 2,
+            device=device,
+            amp=amp,
+        )
+        result.history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": run_loss / max(1, seen),
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "lr": scheduler.get_last_lr()[0],
+            }
+        )
+        if val_loss < result.best_val_loss - 1e-6:
+            result.best_val_loss, result.best_epoch = val_loss, epoch + 1
+            best_state = copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+            if bad_epochs >= config.patience and epoch + 1 >= config.min_epochs:
+                result.stopped_early = True
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model)
+        if checkpoint_path is not None:
+            ckpt_result = asdict(result)
+            atomic_write_bytes(
+                checkpoint_path,
+                _checkpoint_bytes(
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "generator": generator.get_state(),
+                        "rng": _rng_state(),
+                        "best_state": best_state,
+                        "bad_epochs": bad_epochs,
+                        "epoch": epoch,
+                        "result": ckpt_result,
+                        "config": config.to_dict(),
+                    }
+                ),
+            )
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return result
