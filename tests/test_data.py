@@ -277,7 +277,7 @@ def test_csv_tsv_jsonl_parquet_with_int_labels(tmp_path: Path) -> None:
         assert d.modality == "text" and d.classes == ["10", "2"], p  # sorted as strings
         assert d.items == ["great film", "dull", "loved it", "meh"]
         assert list(d.y) == [0, 1, 0, 1] and list(d.groups["site"]) == ["a", "b", "a", "b"]
-        assert d.ids[1] in (f"{p}:row 2", f"{p}:line 2")
+        assert d.ids[1] in (f"{p}:row 2", f"{p}:line 2", f"{p}:line 3")
 
 
 def test_explicit_columns_and_missing_column(tmp_path: Path) -> None:
@@ -302,16 +302,16 @@ def test_empty_text_and_missing_label_name_the_row(tmp_path: Path) -> None:
         {"text": t, "label": lab} for t, lab in [("a", "x"), ("b", "y"), ("  ", "x"), ("c", "x"), ("d", "y")]
     ]
     p = _csv(tmp_path / "r.csv", rows)
-    with pytest.raises(HeadstartError, match=r"r\.csv:row 3: empty text in column 'text'") as exc:
+    with pytest.raises(HeadstartError, match=r"r\.csv:line 4: empty text in column 'text'") as exc:
         load_data(p)
     assert "--on-bad-item skip" in _one_line(exc)
     rows[2] = {"text": "fine", "label": ""}
     p = _csv(tmp_path / "r.csv", rows)
-    with pytest.raises(HeadstartError, match=r"r\.csv:row 3: missing label in column 'label'"):
+    with pytest.raises(HeadstartError, match=r"r\.csv:line 4: missing label in column 'label'"):
         load_data(p)
     d = load_data(p, on_bad_item="skip")
-    assert len(d) == 4 and d.skipped == [{"id": f"{p}:row 3", "reason": "missing label in column 'label'"}]
-    assert d.ids[2] == f"{p}:row 4"
+    assert len(d) == 4 and d.skipped == [{"id": f"{p}:line 4", "reason": "missing label in column 'label'"}]
+    assert d.ids[2] == f"{p}:line 5"
 
 
 def test_class_too_small_and_single_class_in_table(tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[
             raise HeadstartError(
                 f"{display}: cannot parse as {ext[1:].upper()} ({msg}); fix that line"
             ) from None
-        return df, [f"{display}:row {i + 1}" for i in range(len(df))]
+        return df, [f"{display}:line {i + 2}" for i in range(len(df))]  # file line; the header is line 1
     if ext in (".jsonl", ".ndjson"):
         text = read_utf8(path, display)
         records: list[dict[str, Any]] = []

@@ -62,5 +62,5 @@ def load_unlabeled(source: str, *, modality: str, text_column: str | None = None
     texts = df[col].astype(str).tolist()
     for i, t in enumerate(texts):
         if not t.strip():
-            raise HeadstartError(f"{source}: row {i + 2} has an empty {col!r}; fill it or drop the row")
-    return [f"{path.name}:row {i + 2}" for i in range(len(texts))], texts
+            raise HeadstartError(f"{source}:line {i + 2} has an empty {col!r}; fill it or drop the row")
+    return [f"{path.name}:line {i + 2}" for i in range(len(texts))], texts
