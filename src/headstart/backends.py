@@ -1,0 +1,388 @@
+"""ONNX Runtime execution backend for an :class:`~headstart.backbones.Encoder` (fast CPU feature extraction).
+
+The encoder's forward (image: ``pixel_values -> pooled embedding``; text: ``input_ids, attention_mask ->
+pooled (normalised) embedding``) is exported once with the TorchScript-based ``torch.onnx.export`` and cached
+under ``$HEADSTART_CACHE/onnx/<name>-<key>.onnx``, where the key hashes the weights sha256, the
+preprocessing id, a fingerprint of the parameters actually in memory, the opset and the precision. On the
+first export the ONNX graph is checked against torch on a few real items (cosine and max abs difference); a
+failed check writes a marker next to the file and extraction falls back to torch with a warning.
+
+Preprocessing (decode/resize/normalise, tokenization) stays in Python; only the network runs in ORT. Text is
+tokenized once for all items, sorted by token count and padded per batch, which wastes no work on padding.
+Sessions use ``intra_op_num_threads`` = the usable cores, all graph optimizations and sequential execution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from headstart.io import atomic_write_bytes, atomic_write_json
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "PARITY_MAX_ABS",
+    "PARITY_MIN_COSINE",
+    "TEXT_DEFAULT_PRECISION",
+    "EncoderGraph",
+    "OnnxEncoder",
+    "export_module",
+    "get_onnx_encoder",
+    "make_session",
+    "onnx_available",
+    "onnx_model_path",
+    "resolve_backend",
+]
+
+DEFAULT_OPSET = 17
+PARITY_MIN_COSINE = 0.9999  # fp32 graph vs torch on real items
+PARITY_MAX_ABS = 1e-3
+INT8_MIN_COSINE = 0.98  # a sanity floor for the quantized text graph (agreement is measured downstream)
+# Text default precision for backend="auto": decided by benchmarks/bench_extraction.py (see
+# benchmarks/results/extraction.md): int8 is used only if it is faster AND a linear probe on its embeddings
+# agrees with the fp32 probe on >= 99.5% of test labels.
+TEXT_DEFAULT_PRECISION = "fp32"
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def onnx_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_session(model: str | Path | bytes, *, threads: int | None = None) -> Any:
+    """An ORT CPU session: intra-op threads = usable cores, all graph optimizations, sequential execution."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or usable_cores()
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    src = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+class EncoderGraph(nn.Module):
+    """The exportable forward of an encoder: positional tensor inputs -> pooled embeddings ``[B, D]``."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.modality = str(encoder.spec.modality)  # type: ignore[union-attr]
+
+    @property
+    def input_names(self) -> list[str]:
+        return ["pixel_values"] if self.modality == "image" else ["input_ids", "attention_mask"]
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        if self.modality == "image":
+            return self.encoder.forward_features(inputs[0])  # type: ignore[operator,no-any-return]
+        return self.encoder({"input_ids": inputs[0], "attention_mask": inputs[1]})  # type: ignore[no-any-return]
+
+
+def _dynamic_axes(input_names: Sequence[str], output_name: str) -> dict[str, dict[int, str]]:
+    axes: dict[str, dict[int, str]] = {}
+    for name in input_names:
+        axes[name] = {0: "batch", 1: "tokens"} if name in ("input_ids", "attention_mask") else {0: "batch"}
+    axes[output_name] = {0: "batch"}
+    return axes
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    """Eval mode for the export, then restore every submodule's own mode (the exporter would otherwise
+    propagate the wrapper's mode to the whole tree)."""
+    modes = {m: m.training for m in module.modules()}
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+
+
+def export_module(
+    module: nn.Module,
+    example: Sequence[Tensor],
+    path: Path,
+    *,
+    input_names: Sequence[str],
+    output_name: str,
+    opset: int = DEFAULT_OPSET,
+) -> None:
+    """Export ``module(*example)`` to ``path`` (atomically), batch (and token) axes dynamic."""
+    import io
+
+    buf = io.BytesIO()
+    with _eval_mode(module), warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            tuple(example),
+            buf,
+            dynamo=False,
+            input_names=list(input_names),
+            output_names=[output_name],
+            dynamic_axes=_dynamic_axes(input_names, output_name),
+            opset_version=opset,
+            do_constant_folding=True,
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def param_fingerprint(module: nn.Module) -> str:
+    """Cheap fingerprint of the tensors in memory (guards the cache against weights changed after loading)."""
+    h = hashlib.sha256()
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            v = t.detach().double()
+            h.update(f"{name}:{tuple(t.shape)}:{float(v.sum()):.10e}:{float(v.abs().sum()):.10e}".encode())
+    return h.hexdigest()[:16]
+
+
+def onnx_model_path(
+    encoder: Any, *, opset: int = DEFAULT_OPSET, precision: str = "fp32", root: Path | None = None
+) -> Path:
+    from headstart.features import cache_root
+
+    key = "|".join(
+        [str(encoder.weights_sha256), encoder.preprocessing_id, param_fingerprint(encoder), f"opset{opset}", "fp32"]
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    suffix = "" if precision == "fp32" else f".{precision}"
+    safe = encoder.spec.name.replace("/", "_").replace(":", "_")
+    return (root or cache_root()) / "onnx" / f"{safe}-{digest}{suffix}.onnx"
+
+
+def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    na = np.linalg.norm(a, axis=1)
+    nb = np.linalg.norm(b, axis=1)
+    return (a * b).sum(1) / np.maximum(na * nb, 1e-12)
+
+
+@dataclass
+class Parity:
+    ok: bool
+    min_cosine: float
+    max_abs: float
+    n_items: int
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class OnnxEncoder:
+    """Runs an encoder's exported graph in ONNX Runtime: raw items -> embeddings ``[N, D]`` (float32)."""
+
+    def __init__(self, encoder: Any, path: Path, precision: str = "fp32", threads: int | None = None) -> None:
+        self.encoder = encoder
+        self.path = path
+        self.precision = precision
+        self.modality = str(encoder.spec.modality)
+        self.session = make_session(path, threads=threads)
+
+    @property
+    def backend_id(self) -> str:
+        """Names the numerics of this backend (part of the embedding-cache namespace)."""
+        return f"onnx-{self.precision}"
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        out = self.session.run(None, feeds)[0]
+        return np.asarray(out, dtype=np.float32)
+
+    def embed(
+        self, items: Sequence[Any], *, batch_size: int = 64, progress: bool = False, desc: str = ""
+    ) -> np.ndarray:
+        from headstart.progress import progress_bar
+
+        n = len(items)
+        out = np.zeros((n, self.encoder.embed_dim), dtype=np.float32)
+        if n == 0:
+            return out
+        if self.modality == "image":
+            batches = [np.arange(i, min(n, i + batch_size)) for i in range(0, n, batch_size)]
+            for idx in progress_bar(batches, desc=desc or "embedding (onnx)", enabled=progress):
+                pix = self.encoder.prepare([items[i] for i in idx])["pixel_values"].numpy()
+                out[idx] = self._run({"pixel_values": pix})
+            return out
+        ids, lengths = self._tokenize(items)
+        order = np.argsort(lengths, kind="stable")
+        batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        for idx in progress_bar(batches, desc=desc or "embedding (onnx)", enabled=progress):
+            width = max(1, int(lengths[idx].max()))
+            input_ids = np.full((len(idx), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for r, i in enumerate(idx):
+                input_ids[r, : lengths[i]] = ids[i]
+                mask[r, : lengths[i]] = 1
+            out[idx] = self._run({"input_ids": input_ids, "attention_mask": mask})
+        return out
+
+    @property
+    def _pad_id(self) -> int:
+        pad = getattr(self.encoder.tokenizer, "pad_token_id", None)
+        return int(pad) if pad is not None else 0
+
+    def _tokenize(self, items: Sequence[Any]) -> tuple[list[list[int]], np.ndarray]:
+        from headstart.errors import HeadstartError
+
+        texts = list(items)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise HeadstartError(f"text item {i}: expected a string, got {type(t).__name__}")
+        enc = self.encoder.tokenizer(texts, truncation=True, max_length=self.encoder.max_length, padding=False)
+        ids = [list(x) for x in enc["input_ids"]]
+        return ids, np.array([len(x) for x in ids], dtype=np.int64)
+
+
+def _torch_embed(encoder: Any, items: Sequence[Any]) -> np.ndarray:
+    with _eval_mode(encoder), torch.inference_mode():
+        return encoder(encoder.prepare(list(items))).float().cpu().numpy()  # type: ignore[no-any-return]
+
+
+def check_parity(
+    runner: OnnxEncoder,
+    items: Sequence[Any],
+    *,
+    min_cosine: float = PARITY_MIN_COSINE,
+    max_abs: float | None = PARITY_MAX_ABS,
+) -> Parity:
+    """ORT vs torch embeddings of ``items`` (a few real ones)."""
+    ref = _torch_embed(runner.encoder, items)
+    got = runner.embed(items, batch_size=max(1, len(items)))
+    cos = float(_cosine_rows(ref, got).min()) if len(items) else 1.0
+    mad = float(np.abs(ref - got).max()) if len(items) else 0.0
+    ok = bool(np.isfinite(got).all() and cos >= min_cosine and (max_abs is None or mad <= max_abs))
+    reason = "" if ok else f"min cosine {cos:.6f} (need >= {min_cosine}), max abs diff {mad:.2e}"
+    return Parity(ok, cos, mad, len(items), reason)
+
+
+def _example_inputs(encoder: Any, items: Sequence[Any]) -> list[Tensor]:
+    batch = encoder.prepare(list(items[:2]))
+    if encoder.spec.modality == "image":
+        return [batch["pixel_values"]]
+    return [batch["input_ids"], batch["attention_mask"]]
+
+
+_SESSIONS: dict[tuple[str, int | None], OnnxEncoder] = {}
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+
+def get_onnx_encoder(
+    encoder: Any,
+    sample_items: Sequence[Any],
+    *,
+    precision: str = "fp32",
+    opset: int = DEFAULT_OPSET,
+    threads: int | None = None,
+    root: Path | None = None,
+) -> OnnxEncoder | None:
+    """The cached ORT runner for ``encoder`` (exported and parity-checked on ``sample_items`` the first time).
+
+    Returns None, with a warning, when the export or the parity check fails (the caller falls back to torch).
+    ``precision="int8"`` dynamically quantizes the fp32 graph (weights int8, activations quantized per batch).
+    """
+    fp32 = onnx_model_path(encoder, opset=opset, root=root)
+    path = fp32 if precision == "fp32" else onnx_model_path(encoder, opset=opset, precision=precision, root=root)
+    cached = _SESSIONS.get((str(path), threads))
+    if cached is not None:  # same file name = same weights, preprocessing and precision
+        return cached
+    marker = path.with_suffix(".parity.json")
+    if marker.exists():
+        info = json.loads(marker.read_text())
+        if not info.get("ok"):
+            return None  # failed before: already warned then; torch is used
+    try:
+        if not fp32.exists():
+            graph = EncoderGraph(encoder)
+            export_module(
+                graph,
+                _example_inputs(encoder, sample_items),
+                fp32,
+                input_names=graph.input_names,
+                output_name="embedding",
+                opset=opset,
+            )
+        if precision == "int8" and not path.exists():
+            from headstart.export.quantize import quantize_int8
+
+            quantize_int8(fp32, path)
+        elif precision not in ("fp32", "int8"):
+            raise ValueError(f"unknown precision {precision!r}")
+        runner = OnnxEncoder(encoder, path, precision, threads=threads)
+    except ImportError as exc:  # a missing optional package: not a property of this graph, no marker
+        _warn(f"ONNX backend unavailable for {encoder.spec.name} ({exc}); using torch for extraction")
+        return None
+    except Exception as exc:  # any exporter/runtime failure: torch still works
+        atomic_write_json(marker, {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:500]})
+        _warn(f"ONNX export of {encoder.spec.name} failed ({type(exc).__name__}); using torch for extraction")
+        return None
+    if not marker.exists():
+        sample = list(sample_items[:8])
+        parity = check_parity(
+            runner,
+            sample,
+            min_cosine=PARITY_MIN_COSINE if precision == "fp32" else INT8_MIN_COSINE,
+            max_abs=PARITY_MAX_ABS if precision == "fp32" else None,
+        )
+        atomic_write_json(marker, {"precision": precision, **parity.to_dict()})
+        if not parity.ok:
+            _warn(f"ONNX graph of {encoder.spec.name} disagrees with torch ({parity.reason}); using torch")
+            return None
+    _SESSIONS[(str(path), threads)] = runner
+    return runner
+
+
+def default_precision(encoder: Any) -> str:
+    return TEXT_DEFAULT_PRECISION if encoder.spec.modality == "text" else "fp32"
+
+
+def resolve_backend(encoder: Any, backend: str, device: str | torch.device) -> str:
+    """``"torch"`` or ``"onnx"`` for ``backend`` in auto | torch | onnx.
+
+    auto picks ONNX Runtime when it is importable, the encoder has pinned weights (a stable cache key) and
+    extraction runs on the CPU; torch otherwise. An explicit ``"onnx"`` without onnxruntime is an error.
+    """
+    from headstart.errors import HeadstartError
+
+    if backend not in BACKENDS:
+        raise HeadstartError(f"unknown extraction backend {backend!r}; choose auto, torch or onnx")
+    if backend == "torch":
+        return "torch"
+    if backend == "onnx":
+        if not onnx_available():
+            raise HeadstartError("backend 'onnx' needs onnxruntime: pip install onnxruntime")
+        return "onnx"
+    if os.environ.get("HEADSTART_BACKEND", "").lower() == "torch":
+        return "torch"
+    on_cpu = torch.device(device).type == "cpu"
+    pinned = getattr(encoder, "weights_sha256", None) is not None
+    return "onnx" if on_cpu and pinned and onnx_available() else "torch"

@@ -1,0 +1,113 @@
+"""``headstart export``: ONNX parity with the torch model on the test split, int8 report, predict --onnx."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from typer.testing import CliRunner
+
+from headstart.baselines.image import SmallCNNModel, baseline_geometry
+from headstart.baselines.text import TfidfLogReg
+from headstart.cli import app
+from headstart.data import Splits, load_data
+from headstart.errors import HeadstartError
+from headstart.export import export_model, export_run, predict_onnx
+from headstart.pipeline import FitConfig, fit_run, predict_run
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "digits"
+    cfg = FitConfig(
+        data="builtin:digits",
+        out=str(out),
+        backbone="mobilenetv2",
+        labels_per_class=5,
+        image_size=32,
+        max_test=120,
+        baseline="pixel-logreg",
+        ship="transfer",
+        progress=False,
+    )
+    return fit_run(cfg).out
+
+
+def _same_predictions(run: Path, side: str) -> None:
+    onnx_df = predict_onnx(run, "builtin:digits")
+    torch_df = predict_run(run, "builtin:digits", side=side)
+    assert list(onnx_df.columns) == list(torch_df.columns)
+    assert (onnx_df["id"] == torch_df["id"]).all()
+    assert (onnx_df["prediction"] == torch_df["prediction"]).mean() >= 0.999
+    probs = [c for c in onnx_df.columns if c.startswith("p_")]
+    assert np.abs(onnx_df[probs].to_numpy() - torch_df[probs].to_numpy()).max() < 1e-3
+
+
+def test_linear_probe_export_parity_int8_and_predict(digits_run: Path) -> None:
+    rep = export_run(digits_run, quantize="int8", bench_items=32, repeat=1)
+    folder = digits_run / "export"
+    assert {"model.onnx", "model.int8.onnx", "preprocessing.json", "export.json"} <= {p.name for p in folder.iterdir()}
+    assert rep["kind"] == "linear-probe" and rep["n_test"] == 120
+    assert rep["parity"]["max_abs_prob_diff"] < 1e-4 and rep["parity"]["ok"]
+    assert rep["parity"]["label_agreement"] == 1.0
+    assert rep["accuracy"]["onnx_fp32"] == rep["accuracy"]["torch"]
+    assert "accuracy_delta_vs_fp32" in rep["int8"] and "onnx_int8" in rep["accuracy"]
+    for name in ("torch", "onnx_fp32", "onnx_int8"):
+        assert rep["speed"][name]["items_per_s"] > 0
+    contract = json.loads((folder / "preprocessing.json").read_text())
+    assert contract["image"]["size"] == 32 and contract["image"]["channel_order"] == "RGB"
+    assert contract["inputs"]["pixel_values"]["shape"] == ["N", 3, 32, 32]
+    assert contract["classes"] == [str(c) for c in range(10)]
+    assert json.loads((folder / "export.json").read_text()) == json.loads(json.dumps(rep))
+    _same_predictions(digits_run, "transfer")
+
+
+def test_baseline_exports_pixel_logreg_cli_and_small_cnn(digits_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    shutil.rmtree(run / "export", ignore_errors=True)
+    with pytest.raises(HeadstartError, match="headstart export"):
+        predict_onnx(run, "builtin:digits")
+    # pixel logistic regression, through the CLI
+    res = CliRunner().invoke(app, ["export", str(run), "--side", "baseline", "--quiet"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((run / "export" / "export.json").read_text())
+    assert rep["kind"] == "pixel-logreg" and rep["parity"]["max_abs_prob_diff"] < 1e-4
+    # a small CNN baseline (briefly trained here), exported and predicted through ORT
+    data = load_data("builtin:digits")
+    splits = Splits.from_json((run / "splits.json").read_text())
+    tr = [data.items[i] for i in splits.train]
+    va = [data.items[i] for i in splits.val]
+    side, gray = baseline_geometry(tr)
+    cnn = SmallCNNModel.fit(
+        tr, data.y[splits.train], va, data.y[splits.val], 10, side=side, gray=gray, epochs=2, progress=False
+    )
+    shutil.rmtree(run / "baseline")
+    cnn.save(run / "baseline")
+    rep = export_run(run, side="baseline", bench_items=16, repeat=1)
+    assert rep["kind"] == "small-cnn" and rep["parity"]["max_abs_prob_diff"] < 1e-4
+    assert rep["parity"]["label_agreement"] == 1.0
+    contract = json.loads((run / "export" / "preprocessing.json").read_text())
+    assert contract["image"]["channels"] == 1 and contract["image"]["resize"] == "direct"
+    _same_predictions(run, "baseline")
+
+
+def test_non_exportable_kind_is_a_clear_error(tmp_path: Path) -> None:
+    texts = ["good film", "great fun", "bad film", "awful bore"] * 3
+    model = TfidfLogReg.fit(texts, np.array([1, 1, 0, 0] * 3), 2)
+    with pytest.raises(HeadstartError, match="not exported to ONNX"):
+        export_model(model, tmp_path, sample_items=texts, classes=["neg", "pos"])
+
+    class Mystery:
+        kind = "mystery"
+
+    with pytest.raises(HeadstartError, match="no ONNX exporter"):
+        export_model(Mystery(), tmp_path, sample_items=texts, classes=["neg", "pos"])
+    with pytest.raises(HeadstartError, match="format"):
+        export_run(tmp_path, fmt="tflite")
