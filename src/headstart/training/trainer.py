@@ -2,6 +2,10 @@
 weights restored, gradient clipping, mixed precision on CUDA, and atomic per-epoch checkpoints that make a
 killed run resumable with identical results (model, optimizer, scheduler, RNG states, history).
 
+Under ``torchrun`` (see ``training/ddp.py``) the same loop runs data-parallel: the model is wrapped in
+``DistributedDataParallel``, each rank trains on its shard of every global batch, validation metrics are
+all-reduced so every rank takes the same early-stopping decision, and only rank 0 writes checkpoints.
+
 Models take a batch ``dict[str, Tensor]`` and return logits. Data are given as a sequence of raw items plus a
 ``collate(items, train: bool) -> dict[str, Tensor]`` function, so the same loop serves a scratch CNN on pixel
 arrays and a transformer fine-tuned on raw texts.
@@ -24,6 +28,7 @@ from torch import nn
 
 from headstart.io import atomic_write_bytes
 from headstart.progress import progress_bar
+from headstart.training.ddp import DistInfo, all_reduce_sum, dist_info, shard
 from headstart.training.losses import make_loss
 
 Collate = Callable[[Sequence[Any], bool], dict[str, torch.Tensor]]
@@ -78,6 +83,20 @@ def param_groups_no_decay(
     return groups
 
 
+def layerwise_param_groups(
+    groups: Sequence[tuple[str, Sequence[tuple[str, nn.Parameter]]]],
+    lrs: Sequence[float],
+    weight_decay: float,
+) -> list[dict[str, Any]]:
+    """Optimizer groups for named parameter groups with one learning rate each (layer-wise LR decay),
+    each split into decayed weights and non-decayed norms/biases. Frozen parameters are left out."""
+    out: list[dict[str, Any]] = []
+    for (name, named), lr in zip(groups, lrs, strict=True):
+        for g in param_groups_no_decay(list(named), lr, weight_decay):
+            out.append({**g, "name": name})
+    return out
+
+
 def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     def factor(step: int) -> float:
         if warmup_steps > 0 and step < warmup_steps:
@@ -122,9 +141,15 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def _autocast(device: torch.device, enabled: bool) -> Any:
+def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
     if device.type == "cuda" and enabled:
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None
+
+
+def _autocast(device: torch.device, enabled: bool) -> Any:
+    dtype = _amp_dtype(device, enabled)
+    if dtype is not None:
         return torch.autocast("cuda", dtype=dtype)
     return torch.autocast("cpu", enabled=False)
 
@@ -139,12 +164,17 @@ def evaluate_loss(
     batch_size: int,
     device: torch.device,
     amp: bool,
+    info: DistInfo | None = None,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy over ``items`` (no augmentation, no grad)."""
+    """Mean loss and accuracy over ``items`` (no augmentation, no grad); under DDP each rank scores its
+    shard and the sums are all-reduced, so every rank gets the metrics of the whole set."""
+    info = info or DistInfo()
     model.eval()
     total, correct, n = 0.0, 0, 0
+    mine = shard(np.arange(len(items)), info)
     with torch.inference_mode():
-        for idx in _batches(len(items), batch_size, None):
+        for part in _batches(len(mine), batch_size, None):
+            idx = mine[part]
             batch = _to(collate([items[i] for i in idx], False), device)
             target = torch.as_tensor(y[idx], device=device)
             with _autocast(device, amp):
@@ -152,7 +182,8 @@ def evaluate_loss(
             total += float(loss_fn(logits.float(), target)) * len(idx)
             correct += int((logits.argmax(-1) == target).sum())
             n += len(idx)
-    return total / max(1, n), correct / max(1, n)
+    total, correct_f, n_f = all_reduce_sum([total, float(correct), float(n)], info)
+    return total / max(1.0, n_f), correct_f / max(1.0, n_f)
 
 
 def predict_proba(
@@ -203,11 +234,19 @@ def train(
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the epoch with the lowest validation loss.
 
-    With ``checkpoint_path`` a checkpoint is written atomically at every epoch end; with ``resume=True`` and an
-    existing checkpoint, training continues from it and ends exactly as an uninterrupted run would.
+    With ``checkpoint_path`` a checkpoint (model, optimizer, scheduler, RNG states, epoch, best-so-far) is
+    written atomically at every epoch end; with ``resume=True`` and an existing checkpoint, training continues
+    from it and ends exactly as an uninterrupted run would. A checkpoint of a finished run resumes to the end
+    state at once (multi-stage strategies rely on this to skip completed stages).
     """
+    info = dist_info()
     device = resolve_device(config.device)
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     amp = config.amp and device.type == "cuda"
+    amp_dtype = _amp_dtype(device, amp)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    progress = progress and info.is_main
     _seed_everything(config.seed)
     model.to(device)
     loss_fn = make_loss(config.loss, y_train, n_classes, config.focal_gamma).to(device)
@@ -231,11 +270,20 @@ def train(
         scheduler.load_state_dict(ckpt["scheduler"])
         generator.set_state(ckpt["generator"])
         _set_rng_state(ckpt["rng"])
+        if scaler is not None and ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
         best_state = ckpt["best_state"]
         bad_epochs = ckpt["bad_epochs"]
         start_epoch = ckpt["epoch"] + 1
         result = TrainResult(**ckpt["result"])
         result.resumed_from_epoch = start_epoch
+
+    forward: nn.Module = model
+    if info.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    trainable = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
 
     for epoch in range(start_epoch, config.epochs):
         if result.stopped_early:
@@ -243,20 +291,32 @@ def train(
         model.train()
         run_loss, seen = 0.0, 0
         batches = _batches(len(train_items), config.batch_size, generator)
-        for idx in progress_bar(batches, desc=f"{desc} epoch {epoch + 1}/{config.epochs}", enabled=progress):
+        for global_idx in progress_bar(batches, desc=f"{desc} epoch {epoch + 1}/{config.epochs}", enabled=progress):
+            idx = shard(global_idx, info)
+            if len(idx) == 0:  # a last global batch smaller than the world: pad like DistributedSampler
+                idx = global_idx[:1]
             batch = _to(collate([train_items[i] for i in idx], True), device)
             target = torch.as_tensor(y_train[idx], device=device)
             with _autocast(device, amp):
-                logits = model(batch)
+                logits = forward(batch)
             loss = loss_fn(logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
             if config.grad_clip:
-                nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], config.grad_clip)
-            optimizer.step()
+                nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             scheduler.step()
-            run_loss += float(loss) * len(idx)
+            run_loss += float(loss.detach()) * len(idx)
             seen += len(idx)
+        run_loss, seen_f = all_reduce_sum([run_loss, float(seen)], info)
         val_loss, val_acc = evaluate_loss(
             model,
             val_items,
@@ -266,14 +326,15 @@ def train(
             batch_size=config.batch_size * 2,
             device=device,
             amp=amp,
+            info=info,
         )
         result.history.append(
             {
                 "epoch": epoch + 1,
-                "train_loss": run_loss / max(1, seen),
+                "train_loss": run_loss / max(1.0, seen_f),
                 "val_loss": val_loss,
                 "val_accuracy": val_acc,
-                "lr": scheduler.get_last_lr()[0],
+                "lr": max(scheduler.get_last_lr()),
             }
         )
         if val_loss < result.best_val_loss - 1e-6:
@@ -286,8 +347,7 @@ def train(
                 result.stopped_early = True
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
-        if checkpoint_path is not None:
-            ckpt_result = asdict(result)
+        if checkpoint_path is not None and info.is_main:
             atomic_write_bytes(
                 checkpoint_path,
                 _checkpoint_bytes(
@@ -295,12 +355,13 @@ def train(
                         "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict() if scaler is not None else None,
                         "generator": generator.get_state(),
                         "rng": _rng_state(),
                         "best_state": best_state,
                         "bad_epochs": bad_epochs,
                         "epoch": epoch,
-                        "result": ckpt_result,
+                        "result": asdict(result),
                         "config": config.to_dict(),
                     }
                 ),
