@@ -207,9 +207,7 @@ def compute_profile() -> dict[str, Any]:
         gpus = []
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)
-            gpus.append(
-                {"index": i, "name": str(props.name), "memory_gb": round(props.total_memory / 2**30, 1)}
-            )
+            gpus.append({"index": i, "name": str(props.name), "memory_gb": round(props.total_memory / 2**30, 1)})
         profile.update(cuda_available=True, gpu_count=len(gpus), gpus=gpus)
     mps = getattr(torch.backends, "mps", None)
     profile["mps_available"] = bool(mps is not None and mps.is_available())

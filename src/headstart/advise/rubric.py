@@ -90,9 +90,7 @@ _GPU = ("single-gpu", "multi-gpu")
 _ANY_COMPUTE = COMPUTE_KINDS
 
 # Risk vocabulary (used verbatim in rows so reports can group them).
-_NEG = (
-    "negative transfer: source features may not fit this domain, so transfer can lose to the scratch baseline"
-)
+_NEG = "negative transfer: source features may not fit this domain, so transfer can lose to the scratch baseline"
 _FORGET = "catastrophic forgetting: updating pretrained weights with a large learning rate erases what helps"
 _OVERFIT = "overfitting: few labels per class let a trainable network memorise the training set"
 _UNDERFIT = "underfitting: frozen features cap accuracy when the domain differs"
@@ -142,8 +140,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         headline="Freeze the backbone and train only a linear classifier on its features.",
         reasons=(
             "Fewer than 50 labels per class is too little to update millions of weights safely.",
-            "The domain is close to the backbone's source, so its top-layer features already separate the "
-            "classes.",
+            "The domain is close to the backbone's source, so its top-layer features already separate the classes.",
         ),
         risks=(_OVERFIT,),
         justification=(
@@ -165,8 +162,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         headline="Freeze the backbone and train a linear classifier; there is too little data to adapt it.",
         reasons=(
             "Fewer than 50 labels per class cannot support adapting the backbone without overfitting.",
-            "The domain is only partly similar, so expect a gap to what fine-tuning would reach with more "
-            "data.",
+            "The domain is only partly similar, so expect a gap to what fine-tuning would reach with more data.",
         ),
         risks=(_OVERFIT, _UNDERFIT),
         justification=(
@@ -188,8 +184,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         reasons=(
             "Labels are scarce and the domain is far from the backbone's source.",
             "Unlabeled target examples can pull the representation toward the target domain without labels.",
-            "Compare against the from-scratch baseline headstart trains alongside: transfer may not help "
-            "here.",
+            "Compare against the from-scratch baseline headstart trains alongside: transfer may not help here.",
         ),
         risks=(_NEG, _SLOW_CPU),
         justification=(
@@ -234,8 +229,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         headline="Freeze the backbone and train a linear classifier on its features.",
         reasons=(
             "With 50-500 labels per class on a similar domain, the pretrained features already fit the task.",
-            "It is cheap (minutes on a CPU) and hard to overfit; try partial fine-tuning only if it "
-            "plateaus.",
+            "It is cheap (minutes on a CPU) and hard to overfit; try partial fine-tuning only if it plateaus.",
         ),
         risks=(_OVERFIT,),
         justification=(
@@ -274,10 +268,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         unlabeled_target=None,
         strategy="linear-probe",
         confidence="medium",
-        headline=(
-            "Freeze the backbone and train a linear classifier; adapting it on a CPU costs more than it "
-            "gains."
-        ),
+        headline=("Freeze the backbone and train a linear classifier; adapting it on a CPU costs more than it gains."),
         reasons=(
             "The domain differs somewhat, but 50-500 labels per class give little room for adaptation.",
             "Without a GPU, features are extracted once and the classifier trains in seconds.",
@@ -319,8 +310,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         headline="Fine-tune the whole backbone; pretrained weights are a starting point, not fixed features.",
         reasons=(
             "The domain is far from the source, so frozen top-layer features will underfit.",
-            "500-5000 labels per class can re-train all layers; pretrained initialisation still speeds "
-            "convergence.",
+            "500-5000 labels per class can re-train all layers; pretrained initialisation still speeds convergence.",
             "Check the verdict against the scratch baseline: on far domains transfer may not help accuracy.",
         ),
         risks=(_NEG, _FORGET),
@@ -338,9 +328,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         unlabeled_target=None,
         strategy="linear-probe",
         confidence="medium",
-        headline=(
-            "Freeze the backbone and train a linear classifier; a GPU would allow fine-tuning for a bit more."
-        ),
+        headline=("Freeze the backbone and train a linear classifier; a GPU would allow fine-tuning for a bit more."),
         reasons=(
             "On a similar domain, frozen features plus a linear head get most of the accuracy.",
             "Fine-tuning 500-5000 labels per class on a CPU is slow; features are extracted once and cached.",
@@ -382,8 +370,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         headline="Adapt the backbone with LoRA; full fine-tuning or scratch training would need a GPU.",
         reasons=(
             "The domain is far from the source, so frozen features will underfit; the backbone must adapt.",
-            "Without a GPU, LoRA is the cheapest way to adapt it; the scratch baseline shows whether "
-            "transfer helps.",
+            "Without a GPU, LoRA is the cheapest way to adapt it; the scratch baseline shows whether transfer helps.",
         ),
         risks=(_NEG, _SLOW_CPU, _UNDERFIT),
         justification=(
@@ -422,9 +409,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         headline="Fine-tune the whole backbone; pretrained weights mostly buy faster convergence here.",
         reasons=(
             "More than 5000 labels per class can re-train every layer.",
-            "The domain is far from the source, but pretrained initialisation converges faster than random "
-            "on "
-            "one GPU.",
+            "The domain is far from the source, but pretrained initialisation converges faster than random on one GPU.",
         ),
         risks=(_NEG, _FORGET),
         justification=(
@@ -441,9 +426,7 @@ RUBRIC: tuple[RubricRow, ...] = (
         unlabeled_target=None,
         strategy="scratch",
         confidence="low",
-        headline=(
-            "Train from scratch; with this much data and compute, pretraining on a far domain adds little."
-        ),
+        headline=("Train from scratch; with this much data and compute, pretraining on a far domain adds little."),
         reasons=(
             "More than 5000 labels per class on a domain far from the source.",
             "Several GPUs make the longer from-scratch schedule affordable.",
@@ -511,14 +494,11 @@ def data_band(labels_per_class: int) -> str:
 def _check_labels(labels_per_class: Any) -> int:
     if isinstance(labels_per_class, bool) or not isinstance(labels_per_class, numbers.Integral):
         raise HeadstartError(
-            f"labels_per_class must be a whole number; got {labels_per_class!r} "
-            "(use the count of the rarest class)"
+            f"labels_per_class must be a whole number; got {labels_per_class!r} (use the count of the rarest class)"
         )
     n = int(labels_per_class)
     if n < 1:
-        raise HeadstartError(
-            f"labels_per_class must be at least 1; got {n} (count labeled examples per class)"
-        )
+        raise HeadstartError(f"labels_per_class must be at least 1; got {n} (count labeled examples per class)")
     return n
 
 

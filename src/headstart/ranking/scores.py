@@ -84,9 +84,7 @@ def _as_labels(y: ArrayLike, n: int | None = None, name: str = "y", min_classes:
     if arr.ndim != 1:
         raise HeadstartError(f"{name} must be a 1-D array of labels [N]; got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
-        raise HeadstartError(
-            f"{name} has {arr.shape[0]} labels but the features have {n} rows; they must match"
-        )
+        raise HeadstartError(f"{name} has {arr.shape[0]} labels but the features have {n} rows; they must match")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise HeadstartError(f"{name} contains NaN labels; drop unlabeled rows first")
     _, codes = np.unique(arr, return_inverse=True)
@@ -125,9 +123,7 @@ class _Spectrum:
         return self.sigma * z * z if self._via_small_gram else z * z
 
 
-def _evidence_terms(
-    alpha: float, beta: float, sigma: FloatArray, z2: FloatArray, t2: float
-) -> tuple[float, float]:
+def _evidence_terms(alpha: float, beta: float, sigma: FloatArray, z2: FloatArray, t2: float) -> tuple[float, float]:
     """Return ``(||m||^2, ||F m - t||^2)`` for the posterior mean ``m`` at ``(alpha, beta)``."""
     lam = alpha / beta
     denom = (lam + sigma) ** 2
@@ -221,9 +217,7 @@ def maximize_evidence(
     return alpha, beta, ev / spec.n
 
 
-def logme(
-    features: ArrayLike, y: ArrayLike, *, max_iter: int = _LOGME_MAX_ITER, tol: float = _LOGME_TOL
-) -> float:
+def logme(features: ArrayLike, y: ArrayLike, *, max_iter: int = _LOGME_MAX_ITER, tol: float = _LOGME_TOL) -> float:
     r"""LogME: log of maximum evidence, averaged per sample and over classes.
 
     You, Liu, Wang, Long. "LogME: Practical Assessment of Pre-trained Models for Transfer Learning",
@@ -259,9 +253,7 @@ def logme(
         t = (codes == c).astype(np.float64)
         z2, t2 = spec.z2(t), float(t @ t)
         alpha, beta = _fixed_point(spec.sigma, z2, t2, spec.n, max_iter, tol)
-        evidences.append(
-            _log_evidence_from_spectrum(alpha, beta, spec.sigma, z2, t2, spec.n, spec.d) / spec.n
-        )
+        evidences.append(_log_evidence_from_spectrum(alpha, beta, spec.sigma, z2, t2, spec.n, spec.d) / spec.n)
     return float(np.mean(evidences))
 
 
@@ -286,8 +278,7 @@ def leep(source_probs: ArrayLike, y: ArrayLike) -> float:
     codes = _as_labels(y, p.shape[0])
     if np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise HeadstartError(
-            "source_probs rows must be probabilities (non-negative, summing to 1); "
-            "apply softmax to the logits"
+            "source_probs rows must be probabilities (non-negative, summing to 1); apply softmax to the logits"
         )
     n_classes = int(codes.max()) + 1
     joint = np.zeros((n_classes, p.shape[1]))
@@ -451,9 +442,7 @@ def rank_backbones(
         feats, probs = pair
         f = _as_features(feats, f"features of {name!r}")
         if f.shape[0] != labels.shape[0]:
-            raise HeadstartError(
-                f"features of {name!r} have {f.shape[0]} rows but there are {labels.shape[0]} labels"
-            )
+            raise HeadstartError(f"features of {name!r} have {f.shape[0]} rows but there are {labels.shape[0]} labels")
         row: dict[str, Any] = {
             "name": name,
             "n_samples": int(f.shape[0]),

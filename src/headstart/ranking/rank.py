@@ -1,0 +1,196 @@
+"""``rank_data``: rank candidate backbones on a labeled data set before fitting any of them.
+
+For every backbone the embeddings of a small stratified label subsample are extracted once with
+:func:`headstart.features.extract` (content-addressed cache, shared with ``headstart fit``: a later fit on the
+same data reuses them), then scored by :func:`headstart.ranking.scores.rank_backbones` (LogME, H-score,
+LEEP and NCE where the backbone has a source classifier head, k-NN / linear-probe CV accuracy). Rows are
+sorted by LogME, best first, and carry the wall time spent on each backbone.
+
+Random-init controls (``NAME:random``) are planted negatives: a useful ranking puts them last.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from headstart.backbones import check_license, get_spec, list_specs, load_backbone
+from headstart.data import LabeledData, load_data, read_image
+from headstart.errors import HeadstartError
+from headstart.features import extract
+from headstart.ranking.scores import rank_backbones
+
+__all__ = [
+    "DEFAULT_LABELS_PER_CLASS",
+    "candidate_backbones",
+    "fit_image_size",
+    "rank_data",
+    "source_probabilities",
+    "stratified_subsample",
+]
+
+DEFAULT_LABELS_PER_CLASS = 100
+# Same rule as headstart.pipeline.default_image_size (kept here so the lower layers share fit's embedding
+# cache without importing the pipeline): tiny images (<= 64 px) are embedded at 96 px, others natively.
+SMALL_IMAGE_SIDE = 64
+SMALL_IMAGE_RESOLUTION = 96
+
+
+def fit_image_size(data: LabeledData, backbone: str, image_size: int | None = None) -> int | None:
+    """The input resolution ``headstart fit`` would use for ``backbone`` on ``data`` (None for text)."""
+    if data.modality != "image":
+        return None
+    if image_size is not None:
+        return int(image_size)
+    side = max(read_image(data.items[0]).size)
+    if side <= SMALL_IMAGE_SIDE:
+        return SMALL_IMAGE_RESOLUTION
+    if backbone.startswith(("hf:", "timm:")):
+        return None
+    return get_spec(backbone.split(":")[0]).input_size
+
+
+def stratified_subsample(y: np.ndarray, per_class: int | None, seed: int = 0) -> np.ndarray:
+    """Sorted indices of at most ``per_class`` items of every class (all of them when ``None``)."""
+    labels = np.asarray(y)
+    if per_class is None:
+        return np.arange(labels.shape[0])
+    if per_class < 2:
+        raise HeadstartError(f"labels per class must be at least 2 for ranking; got {per_class}")
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        keep.append(idx if idx.size <= per_class else rng.choice(idx, size=per_class, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def candidate_backbones(
+    modality: str, *, use: str = "commercial", controls: bool = False
+) -> tuple[list[str], list[str]]:
+    """(installed registry backbones of ``modality`` that pass the license gate [+ ``:random`` controls],
+    notes on the ones left out)."""
+    names: list[str] = []
+    notes: list[str] = []
+    for spec in list_specs(modality):
+        if not spec.is_installed():
+            notes.append(f"{spec.name}: weights not installed ({spec.install_hint})")
+            continue
+        try:
+            check_license(spec, use)
+        except HeadstartError as exc:
+            notes.append(f"{spec.name}: {exc}")
+            continue
+        names.append(spec.name)
+    if controls:
+        names += [f"{n}:random" for n in names]
+    return names, notes
+
+
+def source_probabilities(encoder: Any, embeddings: np.ndarray) -> np.ndarray | None:
+    """Softmax of the backbone's source classifier (e.g. the ImageNet head) on its embeddings, or None.
+
+    Shapes: embeddings [N, D] -> [N, Z] float64 rows summing to 1.
+    """
+    head = encoder.source_head()
+    if head is None:
+        return None
+    with torch.inference_mode():
+        logits = head(torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))).double()
+        return torch.softmax(logits, dim=1).numpy()
+
+
+def _take(items: Any, idx: np.ndarray) -> Any:
+    return items[idx] if isinstance(items, np.ndarray) else [items[i] for i in idx]
+
+
+def rank_data(
+    source: str | LabeledData,
+    backbones: Sequence[str] | None = None,
+    *,
+    labels_per_class: int | None = DEFAULT_LABELS_PER_CLASS,
+    controls: bool = False,
+    seed: int = 0,
+    use: str = "commercial",
+    image_size: int | None = None,
+    batch_size: int = 64,
+    proxies: bool = True,
+    cache: bool = True,
+    progress: bool = False,
+    text_column: str | None = None,
+    label_column: str | None = None,
+) -> list[dict[str, Any]]:
+    """Score every candidate backbone on a stratified subsample of ``source`` and sort by LogME.
+
+    ``backbones``: names (registry, ``NAME:random``, ``hf:``/``timm:``); default: every installed backbone of
+    the data's modality that passes the license gate for ``use`` (plus ``:random`` controls if
+    ``controls``). ``labels_per_class``: at most this many examples of each class are scored (None = all).
+
+    Each row has the keys of :func:`headstart.ranking.scores.rank_backbones` (``rank``, ``name``, ``logme``,
+    ``h_score``, ``leep``, ``nce``, ``knn_accuracy``, ``linear_probe_accuracy``, ``n_samples``, ``dim``)
+    plus ``control`` (random init?), ``image_size``, ``seconds`` (load + embed + score),
+    ``extract_seconds``, ``score_seconds``, ``cache_hits``, ``computed`` and ``warnings`` (license notes).
+    """
+    data = (
+        source
+        if isinstance(source, LabeledData)
+        else load_data(source, text_column=text_column, label_column=label_column)
+    )
+    if backbones is None:
+        names, _ = candidate_backbones(data.modality, use=use, controls=controls)
+        if not names:
+            raise HeadstartError(
+                f"no installed {data.modality} backbone passes the license gate for {use} use; "
+                "see `headstart backbones` or pass --backbones"
+            )
+    else:
+        names = [b.strip() for b in backbones if b.strip()]
+        if not names:
+            raise HeadstartError("pass at least one backbone name (e.g. --backbones mobilenetv2,mobilenetv2:random)")
+        if controls:
+            names += [f"{n}:random" for n in names if not n.endswith(":random") and f"{n}:random" not in names]
+    idx = stratified_subsample(data.y, labels_per_class, seed)
+    items, y = _take(data.items, idx), data.y[idx]
+    if int(np.bincount(y).min()) < 2 or len(np.unique(y)) < 2:
+        raise HeadstartError(f"{data.source}: ranking needs at least 2 classes with 2 or more examples each")
+
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        t0 = time.perf_counter()
+        spec = get_spec(name)
+        if spec.modality != data.modality:
+            raise HeadstartError(
+                f"backbone {name!r} is for {spec.modality}, but {data.source} is {data.modality}; "
+                f"pick {data.modality} backbones (see `headstart backbones`)"
+            )
+        notes = [] if spec.is_random else check_license(spec, use)
+        size = fit_image_size(data, name, image_size)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)  # reproducible random-init controls
+            encoder = load_backbone(name, image_size=size)
+        emb, stats = extract(encoder, items, batch_size=batch_size, cache=cache, progress=progress)
+        probs = source_probabilities(encoder, emb)
+        t1 = time.perf_counter()
+        (row,) = rank_backbones({name: (emb, probs)}, y, proxies=proxies, seed=seed)
+        t2 = time.perf_counter()
+        row.update(
+            control=spec.is_random,
+            image_size=size,
+            seconds=t2 - t0,
+            extract_seconds=stats.seconds,
+            score_seconds=t2 - t1,
+            cache_hits=stats.cache_hits,
+            computed=stats.computed,
+            warnings=notes,
+        )
+        rows.append(row)
+        del encoder
+    rows.sort(key=lambda r: (math.isnan(r["logme"]), -r["logme"] if not math.isnan(r["logme"]) else 0.0))
+    for i, row in enumerate(rows, start=1):
+        row["rank"] = i
+    return rows

@@ -1,0 +1,63 @@
+"""`headstart rank` / rank_data: a planted random-init control must rank last on a real task."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from typer.testing import CliRunner
+
+from headstart.cli import app
+from headstart.ranking.rank import candidate_backbones, rank_data, stratified_subsample
+
+
+def test_random_control_ranks_last_on_digits() -> None:
+    rows = rank_data("builtin:digits", ["mobilenetv2", "mobilenetv2:random"], labels_per_class=8, image_size=32)
+    assert [r["name"] for r in rows] == ["mobilenetv2", "mobilenetv2:random"]
+    assert [r["rank"] for r in rows] == [1, 2]
+    best, control = rows
+    assert control["control"] and not best["control"]
+    assert best["n_samples"] == control["n_samples"] == 80
+    assert math.isfinite(best["leep"]) and math.isfinite(best["nce"])  # ImageNet head -> LEEP/NCE
+    assert math.isnan(control["leep"])  # no source head for random init
+    assert all(r["seconds"] > 0 for r in rows)
+
+
+def test_rank_cli_reuses_cached_embeddings() -> None:
+    # same subsample and resolution as above: the pretrained backbone's embeddings are cache hits
+    result = runner_invoke(
+        "rank",
+        "builtin:digits",
+        "--backbones",
+        "mobilenetv2",
+        "--labels-per-class",
+        "8",
+        "--image-size",
+        "32",
+        "--json",
+    )
+    rows = json.loads(result)
+    # every key must hit after a reload, including keys that end in NUL bytes (numpy "S16" used to drop them)
+    assert rows[0]["name"] == "mobilenetv2" and rows[0]["cache_hits"] == 80
+    assert rows[0]["cache_hits"] + rows[0]["computed"] == 80
+
+
+def runner_invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_rank_cli_rejects_wrong_modality() -> None:
+    result = CliRunner().invoke(app, ["rank", "builtin:digits", "--backbones", "minilm-l6"])
+    assert result.exit_code == 2 and "is for text" in result.output
+
+
+def test_candidates_and_subsample() -> None:
+    names, _ = candidate_backbones("image", controls=True)
+    assert "mobilenetv2" in names and "mobilenetv2:random" in names
+    import numpy as np
+
+    y = np.array([0] * 30 + [1] * 5)
+    idx = stratified_subsample(y, 10, seed=0)
+    assert np.bincount(y[idx]).tolist() == [10, 5]
