@@ -1,0 +1,229 @@
+"""Extraction throughput: plain torch eager vs sentence-transformers ``encode`` vs headstart ``extract`` (ONNX
+Runtime), same inputs, same process; plus the FLOP-rate fraction of MobileNetV2 against a 2048x2048 float32
+torch matmul measured in the same run, and the downstream label agreement of a linear probe on ORT fp32 vs
+int8 text embeddings (which decides ``headstart.backends.TEXT_DEFAULT_PRECISION``).
+
+    HEADSTART_CACHE=/tmp/me-cache python benchmarks/bench_extraction.py [--images 256] [--texts 256] \
+        [--probe-texts 800] [--out benchmarks/results/extraction.json]
+
+Not a test: numbers depend on the machine and on what else runs on it. Compare ratios inside one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("HEADSTART_PROGRESS", "0")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def best_time(fn: Callable[[], Any], repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def matmul_gflops(repeat: int = 5) -> float:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    t = best_time(lambda: a @ b, repeat)
+    return 2 * 2048**3 / t / 1e9
+
+
+def conv_macs(body: torch.nn.Module, size: int) -> int:
+    """Multiply-adds of one image through the conv/linear layers (hooks on a 1-image forward)."""
+    total = 0
+
+    def hook(m: torch.nn.Module, _inp: Any, out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(m, torch.nn.Conv2d):
+            k = m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
+            total += int(out.numel()) * k
+        elif isinstance(m, torch.nn.Linear):
+            total += int(out.numel()) * m.in_features
+
+    hs = [m.register_forward_hook(hook) for m in body.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        body(torch.zeros(1, 3, size, size))
+    for h in hs:
+        h.remove()
+    return total
+
+
+def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
+    from headstart.backbones import load_backbone
+    from headstart.backends import get_onnx_encoder
+    from headstart.data import load_data
+    from headstart.features import embed, extract
+
+    items = list(load_data("builtin:digits").items[:n])
+    enc = load_backbone("mobilenetv2", image_size=size)
+    pix = enc.prepare(items)["pixel_values"]
+    runner = get_onnx_encoder(enc, items[:8])
+    assert runner is not None, "ONNX export failed its parity check"
+    feeds = pix.numpy()
+
+    def torch_net() -> None:
+        with torch.inference_mode():
+            for i in range(0, n, 64):
+                enc.forward_features(pix[i : i + 64])
+
+    def torch_cl_net() -> None:
+        m = enc.body.to(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            for i in range(0, n, 64):
+                m(pix[i : i + 64].contiguous(memory_format=torch.channels_last))
+        enc.body.to(memory_format=torch.contiguous_format)
+
+    def ort_net() -> None:
+        for i in range(0, n, 64):
+            runner.session.run(None, {"pixel_values": feeds[i : i + 64]})
+
+    net = {"torch_eager": best_time(torch_net, repeat), "torch_channels_last": best_time(torch_cl_net, repeat)}
+    net["onnx_fp32"] = best_time(ort_net, repeat)
+    e2e = {
+        "torch_eager": best_time(lambda: embed(enc, items, progress=False), repeat),
+        "headstart_extract_onnx": best_time(
+            lambda: extract(enc, items, cache=False, progress=False, backend="onnx", device="cpu"), repeat
+        ),
+        "headstart_extract_torch": best_time(
+            lambda: extract(enc, items, cache=False, progress=False, backend="torch", device="cpu"), repeat
+        ),
+    }
+    ref = embed(enc, items, progress=False)
+    got, _ = extract(enc, items, cache=False, progress=False, backend="onnx", device="cpu")
+    cos = (ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
+    macs = conv_macs(enc.body, size)
+    return {
+        "n_images": n,
+        "image_size": size,
+        "macs_per_image": macs,
+        "network_only_img_per_s": {k: n / v for k, v in net.items()},
+        "end_to_end_img_per_s": {k: n / v for k, v in e2e.items()},
+        "gflops_onnx_network": 2 * macs * n / net["onnx_fp32"] / 1e9,
+        "gflops_torch_eager_network": 2 * macs * n / net["torch_eager"] / 1e9,
+        "min_cosine_onnx_vs_torch": float(cos.min()),
+    }
+
+
+def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
+    from headstart.backbones import load_backbone, locate_weights
+    from headstart.backends import get_onnx_encoder
+    from headstart.data import load_data
+    from headstart.features import embed
+    from headstart.strategies.linear_head import fit_linear_head
+
+    data = load_data("builtin:rotten-tomatoes")
+    rng = np.random.default_rng(0)
+    pick = rng.permutation(len(data.y))[: max(n, probe_n)]
+    texts_all = [data.items[i] for i in pick]
+    y_all = data.y[pick]
+    texts = texts_all[:n]
+    enc = load_backbone("minilm-l6")
+    r32 = get_onnx_encoder(enc, texts[:8], precision="fp32")
+    r8 = get_onnx_encoder(enc, texts[:8], precision="int8")
+    assert r32 is not None and r8 is not None
+    out: dict[str, Any] = {"n_texts": n}
+    speeds = {
+        "torch_eager_length_sorted": best_time(lambda: embed(enc, texts, progress=False), repeat),
+        "onnx_fp32": best_time(lambda: r32.embed(texts), repeat),
+        "onnx_int8": best_time(lambda: r8.embed(texts), repeat),
+    }
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        _, model_dir = locate_weights(enc.spec)
+        st = SentenceTransformer(str(model_dir), device="cpu")
+        speeds["sentence_transformers_encode"] = best_time(
+            lambda: st.encode(texts, batch_size=64, normalize_embeddings=True), repeat
+        )
+        ref_st = st.encode(texts[:64], batch_size=64, normalize_embeddings=True)
+        out["st_vs_torch_max_abs"] = float(np.abs(ref_st - embed(enc, texts[:64], progress=False)).max())
+    except Exception as exc:  # pragma: no cover - optional
+        out["sentence_transformers_error"] = f"{type(exc).__name__}: {exc}"
+    out["texts_per_s"] = {k: n / v for k, v in speeds.items()}
+    base = out["texts_per_s"].get("sentence_transformers_encode", out["texts_per_s"]["torch_eager_length_sorted"])
+    out["ratio_vs_st_encode"] = {k: v / base for k, v in out["texts_per_s"].items()}
+
+    # downstream: a linear probe on each backend's embeddings, same split, predictions compared
+    half = probe_n // 4
+    tr, te = np.arange(half), np.arange(half, probe_n)
+    probe_texts = texts_all[:probe_n]
+    embs = {
+        "torch": embed(enc, probe_texts, progress=False),
+        "onnx_fp32": r32.embed(probe_texts),
+        "onnx_int8": r8.embed(probe_texts),
+    }
+    preds, accs = {}, {}
+    for k, e in embs.items():
+        head = fit_linear_head(e[tr], y_all[:probe_n][tr], len(data.classes), seed=0)
+        preds[k] = head.predict_proba(e[te]).argmax(1)
+        accs[k] = float((preds[k] == y_all[:probe_n][te]).mean())
+
+    def cos(a: np.ndarray, b: np.ndarray) -> float:
+        return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
+
+    out["probe"] = {
+        "n_train": len(tr),
+        "n_test": len(te),
+        "accuracy": accs,
+        "agreement_fp32_vs_torch": float((preds["onnx_fp32"] == preds["torch"]).mean()),
+        "agreement_int8_vs_fp32": float((preds["onnx_int8"] == preds["onnx_fp32"]).mean()),
+        "agreement_int8_vs_torch": float((preds["onnx_int8"] == preds["torch"]).mean()),
+        "min_cosine_fp32_vs_torch": cos(embs["onnx_fp32"], embs["torch"]),
+        "min_cosine_int8_vs_torch": cos(embs["onnx_int8"], embs["torch"]),
+    }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=256)
+    ap.add_argument("--image-size", type=int, default=96)
+    ap.add_argument("--texts", type=int, default=256)
+    ap.add_argument("--probe-texts", type=int, default=800)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/extraction.json"))
+    args = ap.parse_args()
+    import onnxruntime
+
+    res: dict[str, Any] = {
+        "machine": {
+            "cpus_usable": len(os.sched_getaffinity(0)),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "platform": platform.platform(),
+        }
+    }
+    res["matmul_gflops_before"] = matmul_gflops()
+    res["images"] = bench_images(args.images, args.image_size, args.repeat)
+    res["text"] = bench_text(args.texts, args.probe_texts, args.repeat)
+    res["matmul_gflops_after"] = matmul_gflops()
+    rate = max(res["matmul_gflops_before"], res["matmul_gflops_after"])
+    img = res["images"]
+    img["flop_rate_fraction_onnx"] = img["gflops_onnx_network"] / rate
+    e2e = img["end_to_end_img_per_s"]
+    img["speedup_extract_vs_torch_eager"] = e2e["headstart_extract_onnx"] / e2e["torch_eager"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2))
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

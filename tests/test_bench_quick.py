@@ -1,0 +1,106 @@
+"""The benchmark harness (benchmarks/run.py) must not rot: run a narrowed --quick mode end to end into a temp
+file and check BENCHMARKS.md has its tables, settings, machine and versions."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "benchmarks" / "run.py"
+
+
+def _load_run() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", RUN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_text_methods_pick_up_every_registered_strategy() -> None:
+    from headstart.strategies import STRATEGIES
+
+    run = _load_run()
+    args = run.parse_args(["--quick"])
+    notes: list[str] = []
+    methods = run.text_methods(args, notes)
+    for name in STRATEGIES:
+        assert name in methods
+    assert {"tfidf", "linear-probe", "auto"} <= set(methods)
+    assert ("setfit" in methods) == (importlib.util.find_spec("setfit") is not None)
+    full = run.parse_args([])
+    assert full.k_text == [8, 16, 64, 256] and len(full.seeds_text) == 5 and full.max_test == 2000
+    assert full.k_image == [10, 50, 200] and len(full.seeds_image) == 3
+    assert isinstance(args, argparse.Namespace) and args.mode == "quick"
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_tables(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    cmd = [
+        sys.executable,
+        str(RUN),
+        "--quick",
+        "--out",
+        str(out),
+        "--text-datasets",
+        "rotten-tomatoes",
+        "--image-datasets",
+        "digits",
+        "--image-backbones",
+        "mobilenetv2",
+        "--text-methods",
+        "tfidf",
+        "setfit",
+        "linear-probe",
+        "auto",
+        "partial",
+        "--max-test",
+        "60",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    md = out.read_text()
+    for heading in (
+        "# headstart benchmarks",
+        "## Settings",
+        "## Targets (measured / target)",
+        "## 1. Few-shot text",
+        "### builtin:rotten-tomatoes",
+        "## 2. Images",
+        "### builtin:digits",
+        "## 3. Feature-extraction throughput",
+        "## 4. Cache reuse",
+        "## Machine",
+        "## Package versions",
+        "## Other measurements",
+    ):
+        assert heading in md, heading
+    assert "Quick mode" in md
+    assert "| k/class | method | accuracy % |" in md
+    for method in (
+        "TF-IDF + LR",
+        "headstart linear-probe",
+        "headstart partial",
+        "small CNN",
+        "linear probe, mobilenetv2",
+    ):
+        assert method in md, method
+    assert "headstart auto" in md
+    assert "second fit on cached embeddings" in md
+    raw = json.loads(out.with_suffix(".json").read_text())
+    ok = [r for r in raw["rows"] if r.get("status") == "ok"]
+    assert {r["method"] for r in ok} >= {"tfidf", "linear-probe", "pixel-logreg", "small-cnn"}
+    for r in ok:
+        assert 0.0 <= r["accuracy"] <= 1.0 and r["seconds"] > 0 and r["peak_rss_mb"] > 0
+        assert r["n_test"] == 60
+    text_tests = {r["n_test"] for r in ok if r["dataset"] == "builtin:rotten-tomatoes"}
+    assert text_tests == {60}
