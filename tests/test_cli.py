@@ -69,8 +69,10 @@ def test_corrupt_image_errors_then_skip_lists_it(tmp_path: Path) -> None:
     code, output = _fit(str(root), "--out", str(tmp_path / "run"))
     _assert_clean_error(code, output, "broken.png")
     assert not (tmp_path / "run").exists()
-    result = runner.invoke(app, ["fit", str(root), "--out", str(tmp_path / "run"), "--on-bad-item", "skip",
-                                 "--image-size", "32", "--quiet"])
+    result = runner.invoke(
+        app,
+        ["fit", str(root), "--out", str(tmp_path / "run"), "--on-bad-item", "skip", "--image-size", "32", "--quiet"],
+    )
     assert result.exit_code == 0, result.output
     import json
 
@@ -123,8 +125,20 @@ def test_text_csv_fit_then_predict_new_file(tmp_path: Path) -> None:
     df.iloc[:120].to_csv(tmp_path / "reviews.csv", index=False)
     df.iloc[120:][["review"]].to_csv(tmp_path / "new.csv", index=False)
     out = tmp_path / "run"
-    result = runner.invoke(app, ["fit", str(tmp_path / "reviews.csv"), "--text-column", "review", "--label-column",
-                                 "sentiment", "--out", str(out), "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "fit",
+            str(tmp_path / "reviews.csv"),
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert any(w in result.output for w in ("helps", "no-difference", "negative-transfer"))
     result = runner.invoke(app, ["predict", str(out), str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv")])

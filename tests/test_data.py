@@ -213,9 +213,7 @@ def test_image_class_too_small_and_single_class(tmp_path: Path) -> None:
     _png(root / "cat" / "a.png")
     _png(root / "cat" / "b.png")
     _png(root / "dog" / "a.png")
-    with pytest.raises(
-        HeadstartError, match=r"class 'dog' has 1 example.*add 1 or more examples or drop"
-    ) as exc:
+    with pytest.raises(HeadstartError, match=r"class 'dog' has 1 example.*add 1 or more examples or drop") as exc:
         load_data(root)
     _one_line(exc)
     (root / "dog" / "a.png").unlink()
@@ -284,23 +282,17 @@ def test_explicit_columns_and_missing_column(tmp_path: Path) -> None:
     p = _csv(tmp_path / "r.csv", ROWS)
     d = load_data(p, text_column="review", label_column="stars")
     assert d.class_counts() == {"10": 2, "2": 2}
-    with pytest.raises(
-        HeadstartError, match=r"no 'text' column; pass --text-column.*'review', 'stars'"
-    ) as exc:
+    with pytest.raises(HeadstartError, match=r"no 'text' column; pass --text-column.*'review', 'stars'") as exc:
         load_data(p)
     _one_line(exc)
-    with pytest.raises(
-        HeadstartError, match=r"no column 'body'; available columns: 'review', 'stars', 'site'"
-    ):
+    with pytest.raises(HeadstartError, match=r"no column 'body'; available columns: 'review', 'stars', 'site'"):
         load_data(p, text_column="body", label_column="stars")
     with pytest.raises(HeadstartError, match="no group column 'year'"):
         load_data(p, text_column="review", label_column="stars", group_columns=["year"])
 
 
 def test_empty_text_and_missing_label_name_the_row(tmp_path: Path) -> None:
-    rows = [
-        {"text": t, "label": lab} for t, lab in [("a", "x"), ("b", "y"), ("  ", "x"), ("c", "x"), ("d", "y")]
-    ]
+    rows = [{"text": t, "label": lab} for t, lab in [("a", "x"), ("b", "y"), ("  ", "x"), ("c", "x"), ("d", "y")]]
     p = _csv(tmp_path / "r.csv", rows)
     with pytest.raises(HeadstartError, match=r"r\.csv:line 4: empty text in column 'text'") as exc:
         load_data(p)
@@ -315,9 +307,7 @@ def test_empty_text_and_missing_label_name_the_row(tmp_path: Path) -> None:
 
 
 def test_class_too_small_and_single_class_in_table(tmp_path: Path) -> None:
-    p = _csv(
-        tmp_path / "r.csv", [{"text": t, "label": lab} for t, lab in [("a", "x"), ("b", "x"), ("c", "y")]]
-    )
+    p = _csv(tmp_path / "r.csv", [{"text": t, "label": lab} for t, lab in [("a", "x"), ("b", "x"), ("c", "y")]])
     with pytest.raises(HeadstartError, match=r"class 'y' has 1 example \(column 'label'\)") as exc:
         load_data(p)
     _one_line(exc)
@@ -330,9 +320,7 @@ def test_class_too_small_and_single_class_in_table(tmp_path: Path) -> None:
 def test_non_utf8_file_names_byte_offset(tmp_path: Path) -> None:
     p = tmp_path / "latin.csv"
     p.write_bytes("text,label\ngood,pos\ncafé,neg\n".encode("latin-1"))
-    with pytest.raises(
-        HeadstartError, match=r"latin\.csv: not valid UTF-8 at byte 23 .*re-save the file as UTF-8"
-    ):
+    with pytest.raises(HeadstartError, match=r"latin\.csv: not valid UTF-8 at byte 23 .*re-save the file as UTF-8"):
         load_data(p)
     bom = tmp_path / "bom.csv"
     bom.write_bytes("text,label\na,x\nb,x\nc,y\nd,y\n".encode("utf-8-sig"))
@@ -444,9 +432,7 @@ def test_labels_per_class_keeps_test_fixed_and_nests(digits: LabeledData) -> Non
         assert np.all(np.bincount(y[s.train], minlength=10) >= 1)
         assert prev <= set(labeled.tolist())  # K-sets are nested
         prev = set(labeled.tolist())
-    with pytest.raises(
-        HeadstartError, match=r"class '8' has only 139 examples left.*labels_per_class <= 139"
-    ) as exc:
+    with pytest.raises(HeadstartError, match=r"class '8' has only 139 examples left.*labels_per_class <= 139") as exc:
         make_splits(y, seed=3, labels_per_class=500, classes=digits.classes)
     _one_line(exc)
 

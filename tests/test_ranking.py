@@ -76,9 +76,7 @@ def test_log_evidence_rank_deficient_features() -> None:
     f = np.c_[base, base[:, :2], np.zeros(50)]
     t = (rng.random(50) < 0.4).astype(float)
     for alpha, beta in [(0.5, 2.0), (4.0, 9.0)]:
-        assert log_evidence(f, t, alpha, beta) == pytest.approx(
-            dense_log_evidence(f, t, alpha, beta), rel=1e-9
-        )
+        assert log_evidence(f, t, alpha, beta) == pytest.approx(dense_log_evidence(f, t, alpha, beta), rel=1e-9)
 
 
 def test_fixed_point_is_a_stationary_maximum() -> None:
@@ -93,12 +91,8 @@ def test_fixed_point_is_a_stationary_maximum() -> None:
             assert log_evidence(f, t, alpha * fa, beta * fb) <= best + 1e-9
     # gradient in log-space vanishes (central differences)
     h = 1e-5
-    d_alpha = (
-        log_evidence(f, t, alpha * math.exp(h), beta) - log_evidence(f, t, alpha * math.exp(-h), beta)
-    ) / (2 * h)
-    d_beta = (
-        log_evidence(f, t, alpha, beta * math.exp(h)) - log_evidence(f, t, alpha, beta * math.exp(-h))
-    ) / (2 * h)
+    d_alpha = (log_evidence(f, t, alpha * math.exp(h), beta) - log_evidence(f, t, alpha * math.exp(-h), beta)) / (2 * h)
+    d_beta = (log_evidence(f, t, alpha, beta * math.exp(h)) - log_evidence(f, t, alpha, beta * math.exp(-h))) / (2 * h)
     assert abs(d_alpha) < 1e-3 and abs(d_beta) < 1e-3
     # the reference budget (11 steps, tol 1e-3) already lands on the optimum here
     assert maximize_evidence(f, t)[2] == pytest.approx(per_sample, abs=1e-6)

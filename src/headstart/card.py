@@ -46,7 +46,7 @@ def render_model_card(config: dict[str, Any], metrics: dict[str, Any], data_prov
     lin = _lineage(config)
     modality = metrics["data"]["modality"]
     shipped = metrics.get("shipped", {"side": "transfer", "reason": ""})
-    shipped_metrics = t if shipped["side"] == "transfer" else b
+    shipped_metrics = {"transfer": t, "baseline": b}.get(shipped["side"]) or metrics.get("stack") or t
     front = {
         "library_name": "headstart",
         "license": str(lin["license"]).lower() if lin["license"] else "unknown",
@@ -87,14 +87,34 @@ def render_model_card(config: dict[str, Any], metrics: dict[str, Any], data_prov
     audit = metrics.get("audit")
     audit_md = ""
     if audit:
+        from headstart.evaluation.audit import audit_summary
+
         audit_md = (
             "\n## Subgroup audit\n\n"
-            + "\n".join(
-                f"- `{col}`: largest accuracy gap transfer {a['transfer']['max_gap']:.3f}, baseline "
-                f"{a['baseline']['max_gap']:.3f} ({a.get('change', '')})"
-                for col, a in audit.items()
-            )
+            + "\n".join(f"- `{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}" for line in audit_summary(audit))
             + "\n"
+        )
+    variance = metrics.get("variance")
+    if variance:
+        check = v.get("variance_check", {})
+        audit_md += (
+            f"\n## Variance ({variance['k']} {variance['mode']})\n\n"
+            f"Transfer {_pct(variance['transfer']['mean'])} ± {_pct(variance['transfer']['std'])}, baseline "
+            f"{_pct(variance['baseline']['mean'])} ± {_pct(variance['baseline']['std'])}; delta "
+            f"{100 * variance['delta']['mean']:+.1f} ± {100 * variance['delta']['std']:.1f} points (min "
+            f"{100 * variance['delta']['min']:+.1f}, max {100 * variance['delta']['max']:+.1f})."
+            + (
+                f" The single-split verdict {check.get('label_before')!r} was downgraded to no-difference because "
+                "the sign of the delta was not consistent across runs.\n"
+                if check.get("downgraded")
+                else "\n"
+            )
+        )
+    if "stack" in metrics:
+        st = metrics["stack"]
+        audit_md += (
+            f"\nStacked combiner ({st['name']}): test accuracy {_pct(st['accuracy'])}, macro-F1 "
+            f"{_pct(st['macro_f1'])}, cross-validated accuracy {st['val_accuracy']:.3f}.\n"
         )
     warn = "\n".join(f"- {w}" for w in metrics.get("warnings", [])) or "- none"
     return f"""---

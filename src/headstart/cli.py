@@ -60,10 +60,41 @@ def print_result(result: Any) -> None:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     console.print(f"[{VERDICT_STYLE[v['label']]}]{v['label']}[/]: {v['sentence']}", highlight=False)
     console.print(f"shipped: {m['shipped']['side']} ({m['shipped']['reason']})", highlight=False)
+    if "stack" in m:
+        console.print(f"stack (test): {100 * m['stack']['accuracy']:.1f}% — {m['stack']['name']}", highlight=False)
+    for col, a in m.get("audit", {}).items():
+        console.print(
+            f"audit {col}: largest accuracy gap transfer {a['transfer']['max_gap']:.3f}, "
+            f"baseline {a['baseline']['max_gap']:.3f} ({a['change']})",
+            highlight=False,
+        )
+    if "variance" in m:
+        va = m["variance"]
+        console.print(
+            f"variance ({va['k']} {va['mode']}): transfer {100 * va['transfer']['mean']:.1f}±"
+            f"{100 * va['transfer']['std']:.1f}%, baseline {100 * va['baseline']['mean']:.1f}±"
+            f"{100 * va['baseline']['std']:.1f}%, delta {100 * va['delta']['mean']:+.1f} "
+            f"[{100 * va['delta']['min']:+.1f}, {100 * va['delta']['max']:+.1f}]",
+            highlight=False,
+        )
+    if "curve" in m:
+        for pt in m["curve"]["points"]:
+            console.print(
+                f"curve {pt['n_labeled']} labels ({pt['labels_per_class']:.1f}/class): transfer "
+                f"{100 * pt['transfer_mean']:.1f}±{100 * pt['transfer_std']:.1f}%, baseline "
+                f"{100 * pt['baseline_mean']:.1f}±{100 * pt['baseline_std']:.1f}%",
+                highlight=False,
+            )
     hits, computed = m["cache"]["hits"], m["cache"]["computed"]
     if hits or computed:
         console.print(f"embedding cache: {hits} reused, {computed} computed; total {m['timing']['total']:.1f}s")
     console.print(f"run directory: {result.out}")
+
+
+def _fractions(text: str) -> list[float]:
+    from headstart.studies import parse_fractions
+
+    return parse_fractions(text)
 
 
 @app.command()
@@ -99,6 +130,16 @@ def fit(
     layer_decay: Annotated[float | None, typer.Option(help="finetune: per-layer LR decay")] = None,
     use: Annotated[str, typer.Option(help="commercial or research: the license gate")] = "commercial",
     ship: Annotated[str, typer.Option(help="best, transfer, baseline or stack")] = "best",
+    positive_class: Annotated[
+        str | None, typer.Option(help="audit: positive class of a binary task (default: the second class)")
+    ] = None,
+    curve: Annotated[bool, typer.Option(help="data-efficiency curve: both sides at several label budgets")] = False,
+    curve_fractions: Annotated[
+        str | None, typer.Option(help="curve: fractions of the labeled set, e.g. 0.1,0.25,0.5,1.0")
+    ] = None,
+    curve_seeds: Annotated[int, typer.Option(help="curve: seeds per label budget")] = 3,
+    folds: Annotated[int | None, typer.Option(help="variance: stratified K-fold repetitions of the comparison")] = None,
+    seeds: Annotated[int | None, typer.Option(help="variance: S seeds (with --folds: repeats of the K folds)")] = None,
     resume: Annotated[bool, typer.Option(help="continue the interrupted run at --out")] = False,
     overwrite: bool = False,
     quiet: bool = False,
@@ -145,6 +186,12 @@ def fit(
             focal_gamma=focal_gamma,
             use=use,
             ship=ship,
+            positive_class=positive_class,
+            curve=curve,
+            curve_fractions=None if curve_fractions is None else _fractions(curve_fractions),
+            curve_seeds=curve_seeds,
+            folds=folds,
+            seeds=seeds,
             options=options,
             overwrite=overwrite,
             progress=not quiet,
@@ -159,7 +206,9 @@ def predict(
     run_dir: Annotated[Path, typer.Argument(help="a complete run directory from `headstart fit`")],
     data: Annotated[str, typer.Argument(help="CSV/JSONL/Parquet with a text column, or images")],
     out: Annotated[Path, typer.Option(help="CSV to write")] = Path("predictions.csv"),
-    side: Annotated[str | None, typer.Option(help="transfer or baseline (default: what the run shipped)")] = None,
+    side: Annotated[
+        str | None, typer.Option(help="transfer, baseline or stack (default: what the run shipped)")
+    ] = None,
     text_column: str | None = None,
     onnx: Annotated[bool, typer.Option(help="run the ONNX export (headstart export) with onnxruntime")] = False,
 ) -> None:
@@ -244,6 +293,296 @@ def demo(
             str(r.out / "report.html") if (r.out / "report.html").exists() else str(r.out),
         )
     console.print(table)
+
+
+@app.command()
+@friendly
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a complete run directory from `headstart fit`")],
+    open_: Annotated[bool, typer.Option("--open/--no-open", help="open report.html in a web browser")] = False,
+) -> None:
+    """Regenerate RUN_DIR/report.html: one self-contained page showing why the verdict holds."""
+    from headstart.pipeline import load_run
+    from headstart.report import write_report
+
+    config, metrics = load_run(run_dir)
+    path = write_report(run_dir, metrics, config)
+    console.print(f"wrote {path}", highlight=False)
+    if open_:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+# ---------------------------------------------------------------------------------------------- advise, rank, ui
+
+
+def _print_advice(adv: Any, *, title: str, confidence: str | None = None, notes: list[str] | None = None) -> None:
+    from rich.panel import Panel
+
+    conf = confidence or adv.confidence
+    lines = [f"[bold]{adv.strategy}[/]  (rule {adv.rule_id}, confidence {conf})", "", adv.headline, "", "[bold]why[/]"]
+    lines += [f"  - {r}" for r in adv.reasons]
+    lines += ["", "[bold]risks[/]"] + [f"  - {r}" for r in adv.risks]
+    if notes:
+        lines += ["", "[bold]confidence[/]"] + [f"  - {n}" for n in notes]
+    lines += ["", f"[dim]{adv.justification}[/]", "", "[bold]next:[/] " + adv.next_command]
+    console.print(Panel("\n".join(lines), title=title, expand=False), highlight=False)
+
+
+@app.command()
+@friendly
+def advise(
+    data: Annotated[
+        str | None, typer.Argument(help="measure the inputs from this data set (any `fit` source); omit for the rubric")
+    ] = None,
+    labels_per_class: Annotated[
+        int | None, typer.Option(help="labeled examples per class (rarest class); with DATA: your label budget")
+    ] = None,
+    similarity: Annotated[str | None, typer.Option(help="low, medium or high similarity to the source domain")] = None,
+    compute: Annotated[str | None, typer.Option(help="cpu, single-gpu or multi-gpu (default: this machine)")] = None,
+    unlabeled: Annotated[bool, typer.Option(help="unlabeled target-domain data is available")] = False,
+    backbone: Annotated[str | None, typer.Option(help="backbone to advise for (with DATA)")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="reference sample of the backbone's source domain (any `fit` source)")
+    ] = None,
+    max_samples: Annotated[int, typer.Option(help="examples per domain embedded to measure similarity")] = 200,
+    image_size: Annotated[int | None, typer.Option(help="input resolution (default: what fit uses)")] = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    seed: int = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the advice as JSON")] = False,
+) -> None:
+    """Which transfer strategy to try first, and the `headstart fit` command to run next.
+
+    Without DATA: the rubric, from --labels-per-class, --similarity and --compute. With DATA: labels per
+    class, imbalance, compute and domain similarity (proxy A-distance + MMD against --source or a packaged
+    reference sample) are measured."""
+    import json
+
+    from headstart.advise import advise as rubric_advise
+    from headstart.advise import compute_band, compute_profile
+
+    if data is None:
+        if labels_per_class is None or similarity is None:
+            raise HeadstartError(
+                "pass --labels-per-class and --similarity (and optionally --compute), "
+                "or give a DATA source to measure them: headstart advise builtin:digits"
+            )
+        comp = compute or compute_band(compute_profile())
+        adv = rubric_advise(labels_per_class, similarity, comp, unlabeled_target=unlabeled)
+        if as_json:
+            console.print_json(json.dumps(adv.to_dict()))
+            return
+        _print_advice(
+            adv, title=f"{labels_per_class} labels/class ({adv.data_band}), similarity {similarity}, compute {comp}"
+        )
+        return
+
+    from headstart.advise.data_aware import advise_from_data
+
+    if similarity is not None:
+        raise HeadstartError("--similarity is measured when DATA is given; drop it (or drop DATA to use the rubric)")
+    da = advise_from_data(
+        data,
+        backbone,
+        source,
+        labels_per_class=labels_per_class,
+        compute=compute,
+        unlabeled_target=unlabeled,
+        max_samples=max_samples,
+        seed=seed,
+        image_size=image_size,
+        progress=not as_json,
+        text_column=text_column,
+        label_column=label_column,
+    )
+    if as_json:
+        console.print_json(json.dumps(da.to_dict(), default=str))
+        return
+    table = Table(title=f"measured inputs: {da.source} ({da.modality}) for {da.backbone}")
+    table.add_column("input")
+    table.add_column("value")
+    table.add_column("how")
+    table.add_row(
+        "labels per class",
+        f"{da.labels_per_class} ({da.advice.data_band})",
+        f"rarest class; {da.imbalance_ratio:.1f}:1",
+    )
+    prof = da.compute_profile
+    gpus = ", ".join(g["name"] for g in prof.get("gpus", [])) or "no CUDA GPU"
+    table.add_row("compute", da.compute, f"{prof.get('cpu_cores')} CPU cores, {gpus}")
+    table.add_row(
+        "similarity",
+        da.similarity,
+        f"PAD {da.pad:.2f} (0 same .. 2 separable), MMD {da.mmd:.4f}; {da.n_target} vs {da.n_reference} "
+        f"examples of {da.reference}",
+    )
+    console.print(table)
+    console.print(f"[dim]reference: {da.reference_note}[/]", highlight=False)
+    for w in da.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    _print_advice(da.advice, title="the call", confidence=da.confidence, notes=da.confidence_notes)
+
+
+@app.command()
+@friendly
+def rank(
+    data: Annotated[str, typer.Argument(help="labeled data (any `fit` source)")],
+    backbones: Annotated[
+        str | None, typer.Option(help="comma-separated names (default: installed ones passing the license gate)")
+    ] = None,
+    controls: Annotated[bool, typer.Option(help="add NAME:random controls (should rank last)")] = False,
+    labels_per_class: Annotated[int, typer.Option(help="score at most this many examples per class")] = 100,
+    use: Annotated[str, typer.Option(help="commercial or research: the license gate")] = "commercial",
+    image_size: Annotated[int | None, typer.Option(help="input resolution (default: what fit uses)")] = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    seed: int = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
+) -> None:
+    """Rank backbones on your data before fitting: LogME, LEEP, NCE, H-score, k-NN and linear-probe CV."""
+    import json
+    import math
+
+    from headstart.data import load_data
+    from headstart.ranking.rank import candidate_backbones, rank_data
+
+    loaded = load_data(data, text_column=text_column, label_column=label_column)
+    names: list[str] | None = None
+    if backbones is None:
+        names, notes = candidate_backbones(loaded.modality, use=use, controls=controls)
+        for n in notes:
+            err.print(f"[yellow]skipped[/] {n}", highlight=False)
+    else:
+        names = [b for b in backbones.split(",") if b.strip()]
+    rows = rank_data(
+        loaded,
+        names,
+        labels_per_class=labels_per_class,
+        controls=controls and backbones is not None,
+        seed=seed,
+        use=use,
+        image_size=image_size,
+        progress=not as_json,
+    )
+    if as_json:
+        console.print_json(json.dumps(rows, default=float))
+        return
+
+    def fmt(v: float, pct: bool = False) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "-"
+        return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
+
+    n = rows[0]["n_samples"] if rows else 0
+    table = Table(title=f"transferability of {len(rows)} backbones on {loaded.source} ({n} examples scored)")
+    for col in ("#", "backbone", "LogME", "LEEP", "NCE", "H-score", "k-NN acc.", "probe acc.", "time"):
+        if col == "backbone":
+            table.add_column(col, no_wrap=True)
+        else:
+            table.add_column(col, justify="right")
+    for r in rows:
+        name = f"{r['name']} [dim](control)[/]" if r["control"] else r["name"]
+        table.add_row(
+            str(r["rank"]),
+            name,
+            fmt(r["logme"]),
+            fmt(r["leep"]),
+            fmt(r["nce"]),
+            fmt(r["h_score"]),
+            fmt(r["knn_accuracy"], True),
+            fmt(r["linear_probe_accuracy"], True),
+            f"{r['seconds']:.1f}s" + (" (cached)" if r["computed"] == 0 and r["cache_hits"] else ""),
+        )
+    console.print(table)
+    console.print("Sorted by LogME (higher is better); LEEP/NCE need a source classifier head ('-' otherwise).")
+    if rows:
+        best = rows[0]["name"]
+        console.print(f"next: headstart fit {data} --backbone {best}", highlight=False)
+
+
+@app.command()
+@friendly
+def ui(
+    runs: Annotated[Path, typer.Option(help="folder of run directories to list")] = Path("runs"),
+    host: Annotated[
+        str, typer.Option(help="address to bind; the default is loopback only. 0.0.0.0 exposes it to your network")
+    ] = "127.0.0.1",
+    port: int = 8765,
+) -> None:
+    """Start the local advisor page (live rubric + the runs in --runs) at http://HOST:PORT/."""
+    import uvicorn
+
+    from headstart.ui import create_app
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(
+            f"[bold yellow]warning:[/] binding to {host}: anyone who can reach this machine can read the runs "
+            f"in {runs} (there is no authentication)",
+            highlight=False,
+        )
+    console.print(f"headstart ui: http://{host}:{port}/  (runs from {runs}; Ctrl+C to stop)")
+    uvicorn.run(create_app(runs), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@friendly
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a complete run directory from `headstart fit`")],
+    format: Annotated[str, typer.Option("--format", help="export format (onnx)")] = "onnx",
+    quantize: Annotated[str | None, typer.Option(help="also write a dynamically quantized copy: int8")] = None,
+    side: Annotated[str | None, typer.Option(help="transfer or baseline (default: what the run shipped)")] = None,
+    max_items: Annotated[int, typer.Option(help="check parity on at most this many test items (0 = all)")] = 0,
+    quiet: bool = False,
+) -> None:
+    """Export the shipped model (preprocessing contract + backbone + head) to ONNX, check parity with torch
+    on the test split, optionally quantize to int8, and time torch vs ONNX Runtime."""
+    from headstart.export import export_run
+
+    say = (lambda _s: None) if quiet else (lambda s: console.print(s, highlight=False))
+    rep = export_run(run_dir, fmt=format, quantize=quantize, side=side, max_items=max_items or None, echo=say)
+    par, acc, speed = rep["parity"], rep["accuracy"], rep["speed"]
+    ok = "[green]ok[/]" if par["ok"] else "[bold red]OUT OF TOLERANCE[/]"
+    console.print(
+        f"parity on {rep['n_test']} test inputs: max |p_onnx - p_torch| = {par['max_abs_prob_diff']:.2e} ({ok}), "
+        f"label agreement {100 * par['label_agreement']:.2f}%",
+        highlight=False,
+    )
+    line = f"test accuracy: torch {100 * acc['torch']:.2f}%, onnx fp32 {100 * acc['onnx_fp32']:.2f}%"
+    if "onnx_int8" in acc:
+        line += f", onnx int8 {100 * acc['onnx_int8']:.2f}% (delta {100 * rep['int8']['accuracy_delta_vs_fp32']:+.2f})"
+    console.print(line, highlight=False)
+    for name in ("torch", "onnx_fp32", "onnx_int8"):
+        if name in speed:
+            r = speed[name]
+            console.print(
+                f"  {name:10s} {r['items_per_s']:9.1f} items/s ({r['throughput_ratio_vs_torch']:.2f}x torch), "
+                f"batch-1 latency {r['latency_ms']:.2f} ms",
+                highlight=False,
+            )
+    if rep.get("int8", {}).get("note"):
+        console.print(f"[yellow]int8:[/] {rep['int8']['note']}", highlight=False)
+    console.print(f"wrote {Path(run_dir) / 'export'} (model.onnx, preprocessing.json, export.json)")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@friendly
+def bench(ctx: typer.Context) -> None:
+    """Benchmark headstart against TF-IDF, SetFit and from-scratch baselines; writes BENCHMARKS.md.
+
+    Runs benchmarks/run.py of this source checkout with the same arguments (--quick, --out, --k-text, ...;
+    see `headstart bench --help-bench`)."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+    if not script.is_file():
+        raise HeadstartError(
+            f"headstart bench needs a source checkout with {script}; clone the repository and run "
+            "`pip install -e .` there (or run `python benchmarks/run.py` in it)"
+        )
+    args = ["--help" if a == "--help-bench" else a for a in ctx.args]
+    raise typer.Exit(subprocess.run([sys.executable, str(script), *args], check=False).returncode)
 
 
 def main() -> None:  # pragma: no cover - console entry point

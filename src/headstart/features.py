@@ -55,6 +55,7 @@ class ExtractStats:
     seconds: float
     items_per_second: float
     cached: bool
+    backend: str = "torch"  # "torch" | "onnx-fp32" | "onnx-int8": what computed the missing items
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -68,11 +69,13 @@ class EmbeddingCache:
         self._index: dict[bytes, np.ndarray] | None = None
 
     @classmethod
-    def for_encoder(cls, encoder: Any, root: Path | None = None) -> EmbeddingCache | None:
+    def for_encoder(cls, encoder: Any, root: Path | None = None, backend: str = "torch") -> EmbeddingCache | None:
         sha = getattr(encoder, "weights_sha256", None)
         if not sha:  # random init or unpinned weights: nothing stable to key on
             return None
-        ns = hashlib.sha256(f"{sha}|{encoder.preprocessing_id}".encode()).hexdigest()[:24]
+        # the backend is part of the namespace so ONNX Runtime and torch numerics never mix
+        key = f"{sha}|{encoder.preprocessing_id}" + ("" if backend == "torch" else f"|{backend}")
+        ns = hashlib.sha256(key.encode()).hexdigest()[:24]
         return cls((root or cache_root()) / "embeddings" / f"{encoder.spec.name}-{ns}")
 
     def _load(self) -> dict[bytes, np.ndarray]:
@@ -85,8 +88,8 @@ class EmbeddingCache:
                             keys, emb = z["keys"], z["emb"]
                     except Exception:  # a foreign or damaged file: ignore it, it will be recomputed
                         continue
-                    for k, e in zip(keys, emb, strict=True):
-                        self._index[bytes(k)] = e
+                    for k, e in zip(_key_bytes(keys), emb, strict=True):
+                        self._index[k] = e
         return self._index
 
     def get(self, keys: Sequence[bytes]) -> list[np.ndarray | None]:
@@ -100,7 +103,7 @@ class EmbeddingCache:
         import io
 
         buf = io.BytesIO()
-        np.savez(buf, keys=np.array(keys, dtype="S16"), emb=emb.astype(np.float32))
+        np.savez(buf, keys=_key_array(keys), emb=emb.astype(np.float32))
         atomic_write_bytes(self.folder / f"shard-{uuid.uuid4().hex}.npz", buf.getvalue())
         index = self._load()
         for k, e in zip(keys, emb, strict=True):
@@ -115,10 +118,21 @@ class EmbeddingCache:
 
         buf = io.BytesIO()
         keys = list(index)
-        np.savez(buf, keys=np.array(keys, dtype="S16"), emb=np.stack([index[k] for k in keys]))
+        np.savez(buf, keys=_key_array(keys), emb=np.stack([index[k] for k in keys]))
         atomic_write_bytes(self.folder / f"shard-{uuid.uuid4().hex}.npz", buf.getvalue())
         for f in old:
             f.unlink(missing_ok=True)
+
+
+def _key_array(keys: Sequence[bytes]) -> np.ndarray:
+    """Keys as a ``[N, 16]`` uint8 array (numpy's ``S16`` would silently drop trailing NUL bytes)."""
+    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16)
+
+
+def _key_bytes(keys: np.ndarray) -> list[bytes]:
+    if keys.dtype.kind == "S":  # shards written before keys were stored as uint8
+        return [bytes(k).ljust(16, b"\x00") for k in keys]
+    return [k.tobytes() for k in keys]
 
 
 def _length_order(items: Sequence[Any], modality: str) -> np.ndarray:
@@ -158,37 +172,58 @@ def extract(
     cache: bool = True,
     cache_dir: Path | None = None,
     progress: bool = True,
+    backend: str = "auto",
 ) -> tuple[np.ndarray, ExtractStats]:
-    """Embeddings ``[N, D]`` for ``items``, computing only those missing from the cache."""
+    """Embeddings ``[N, D]`` for ``items``, computing only those missing from the cache.
+
+    ``backend``: ``"torch"``, ``"onnx"`` (ONNX Runtime, see :mod:`headstart.backends`) or ``"auto"`` (ONNX
+    Runtime on the CPU when it is installed and the weights are pinned; torch otherwise, or if the export
+    fails its parity check). ``HEADSTART_BACKEND=torch`` turns auto into torch.
+    """
+    from headstart.backends import default_precision, get_onnx_encoder, resolve_backend
+
     t0 = time.perf_counter()
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    store = EmbeddingCache.for_encoder(encoder, cache_dir) if cache else None
     if isinstance(items, np.ndarray):
         items_seq: Sequence[Any] = list(items)
     else:
         items_seq = items
     n = len(items_seq)
+    use_onnx = resolve_backend(encoder, backend, device) == "onnx"
+    backend_id = f"onnx-{default_precision(encoder)}" if use_onnx else "torch"
+    runner: Any = None
+
+    def run(sub: Sequence[Any], desc: str) -> np.ndarray:
+        if runner is not None:
+            return runner.embed(sub, batch_size=batch_size, progress=progress, desc=desc)  # type: ignore[no-any-return]
+        return embed(encoder, sub, batch_size=batch_size, device=device, progress=progress, desc=desc)
+
+    store = EmbeddingCache.for_encoder(encoder, cache_dir, backend=backend_id) if cache else None
     if store is None:
-        emb = embed(encoder, items_seq, batch_size=batch_size, device=device, progress=progress)
+        if use_onnx and n:
+            runner = get_onnx_encoder(encoder, items_seq[:8], precision=default_precision(encoder))
+            backend_id = runner.backend_id if runner is not None else "torch"
+        emb = run(items_seq, "embedding")
         dt = time.perf_counter() - t0
-        return emb, ExtractStats(n, 0, n, dt, n / max(dt, 1e-9), False)
+        return emb, ExtractStats(n, 0, n, dt, n / max(dt, 1e-9), False, backend_id)
     keys = [item_key(it, encoder.spec.modality) for it in items_seq]
     found = store.get(keys)
     missing = [i for i, f in enumerate(found) if f is None]
+    if missing and use_onnx:
+        runner = get_onnx_encoder(encoder, [items_seq[i] for i in missing[:8]], precision=default_precision(encoder))
+        if runner is None:  # export or parity failed (warned): torch, in the torch namespace
+            backend_id = "torch"
+            store = EmbeddingCache.for_encoder(encoder, cache_dir, backend=backend_id)
+            assert store is not None
+            found = store.get(keys)
+            missing = [i for i, f in enumerate(found) if f is None]
     out = np.zeros((n, encoder.embed_dim), dtype=np.float32)
     for i, f in enumerate(found):
         if f is not None:
             out[i] = f
     if missing:
-        new = embed(
-            encoder,
-            [items_seq[i] for i in missing],
-            batch_size=batch_size,
-            device=device,
-            progress=progress,
-            desc=f"embedding with {encoder.spec.name}",
-        )
+        new = run([items_seq[i] for i in missing], f"embedding with {encoder.spec.name}")
         out[missing] = new
         # de-duplicate keys inside the batch before storing
         uniq: dict[bytes, int] = {}
@@ -196,4 +231,4 @@ def extract(
             uniq.setdefault(keys[i], j)
         store.put(list(uniq), new[list(uniq.values())])
     dt = time.perf_counter() - t0
-    return out, ExtractStats(n, n - len(missing), len(missing), dt, n / max(dt, 1e-9), True)
+    return out, ExtractStats(n, n - len(missing), len(missing), dt, n / max(dt, 1e-9), True, backend_id)

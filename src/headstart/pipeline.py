@@ -69,6 +69,12 @@ class FitConfig:
     focal_gamma: float = 2.0
     use: str = "commercial"
     ship: str = "best"
+    curve: bool = False  # data-efficiency curve (headstart.studies)
+    curve_fractions: list[float] | None = None  # None: 0.1, 0.25, 0.5, 1.0 of the labeled set
+    curve_seeds: int = 3
+    folds: int | None = None  # variance: repeated stratified K-fold ...
+    seeds: int | None = None  # ... or S seeds (both: K folds repeated S times)
+    positive_class: str | None = None  # audit: positive class of a binary task (default: the second class)
     options: dict[str, Any] = field(default_factory=dict)  # strategy hyper-parameters: epochs, lr, unfreeze...
     overwrite: bool = False
     progress: bool = True
@@ -136,6 +142,8 @@ def _ship(cfg: FitConfig, transfer: FittedModel, baseline: FittedModel) -> tuple
         return "transfer", "--ship transfer was requested"
     if cfg.ship == "baseline":
         return "baseline", "--ship baseline was requested"
+    if cfg.ship not in ("best", "stack"):
+        raise HeadstartError(f"unknown --ship {cfg.ship!r}; choose best, transfer, baseline or stack")
     if np.isnan(tv) or np.isnan(bv):
         return "transfer", "validation scores unavailable; shipping the transfer model"
     if tv > bv:
@@ -150,6 +158,15 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
     """Run transfer + baseline on identical splits, judge, and write the run directory."""
     say = echo or (lambda *_: None)
     out = Path(cfg.out)
+    from headstart.training.ddp import init_from_env
+
+    dist = init_from_env()  # under torchrun: every rank runs the pipeline, only rank 0 writes --out
+    if dist.enabled and resume:
+        raise HeadstartError("--resume is not supported under torchrun; resume with a single process")
+    if not dist.is_main:
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix=f"headstart-rank{dist.rank}-")) / out.name
     work = _partial_dir(out)
     if out.exists() and not (cfg.overwrite or resume):
         raise HeadstartError(f"{out} already exists; choose another --out or pass --overwrite")
@@ -191,6 +208,20 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
         max_test=cfg.max_test,
         classes=data.classes,
     )
+    if cfg.ship not in ("best", "transfer", "baseline", "stack"):
+        raise HeadstartError(f"unknown --ship {cfg.ship!r}; choose best, transfer, baseline or stack")
+    if cfg.folds or cfg.seeds:
+        from headstart.studies import check_variance_config
+
+        check_variance_config(data.y, splits, folds=cfg.folds, seeds=cfg.seeds, classes=data.classes)
+    if cfg.group_columns:
+        from headstart.evaluation.audit import positive_class_index
+
+        positive_class_index(data.classes, cfg.positive_class)
+    if cfg.curve:
+        from headstart.studies import parse_fractions
+
+        parse_fractions(cfg.curve_fractions)
     if work.exists() and not resume:
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -206,9 +237,9 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
 
     strategy = cfg.strategy
     if strategy == "auto":
-        from headstart.strategies import choose_auto  # type: ignore[attr-defined]
+        from headstart.advise.auto import choose_strategy
 
-        strategy, why = choose_auto(data, splits, backbone)
+        strategy, why = choose_strategy(data, splits, backbone, image_size=image_size, seed=cfg.seed)
         say(f"--strategy auto chose {strategy}: {why}")
         config_doc["strategy_chosen"] = {"strategy": strategy, "why": why}
         atomic_write_json(work / "config.json", config_doc)
@@ -244,6 +275,13 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
     t0 = time.perf_counter()
     p_t = transfer.predict_proba(test_items)
     timings["transfer_predict_test"] = time.perf_counter() - t0
+    drift = getattr(transfer, "representation_drift", None)
+    if callable(drift):  # strategies that update the backbone: how far the representation moved
+        t0 = time.perf_counter()
+        cka = drift(test_items)
+        timings["transfer_cka"] = time.perf_counter() - t0
+        if cka is not None:
+            task.notes["cka"] = float(cka)
     t0 = time.perf_counter()
     p_b = baseline.predict_proba(test_items)
     timings["baseline_predict_test"] = time.perf_counter() - t0
@@ -266,15 +304,64 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
     verdict = paired_bootstrap_verdict(
         y_test, p_t.argmax(1), p_b.argmax(1), transfer_name=transfer.name, baseline_name=baseline.name, seed=cfg.seed
     )
+    from headstart.studies import run_studies
+
+    extras = run_studies(
+        cfg,
+        data=data,
+        splits=splits,
+        strategy=strategy,
+        backbone=backbone,
+        image_size=image_size,
+        options=task.options,
+        transfer=transfer,
+        p_transfer=p_t,
+        p_baseline=p_b,
+        timings=timings,
+        echo=say,
+    )
+    verdict_doc = verdict.to_dict()
+    if "variance" in extras:
+        from headstart.evaluation.verdict import apply_variance
+
+        verdict_doc = apply_variance(verdict_doc, extras["variance"])
     shipped, ship_reason = _ship(cfg, transfer, baseline)
+    ship_doc: dict[str, Any] = {}
+    if cfg.ship in ("best", "stack"):
+        from headstart.stacking import validation_is_decisive
+
+        ship_doc["decisive"], note = validation_is_decisive(
+            m_t["val_accuracy"], m_b["val_accuracy"], len(splits.train) + len(splits.val)
+        )
+        if note and cfg.ship == "best":
+            ship_reason = f"{ship_reason}; {note}"
+    stack = None
+    p_shipped = p_t if shipped == "transfer" else p_b
+    if cfg.ship == "stack":
+        from headstart.stacking import choose_stack, stack_for_run
+
+        t0 = time.perf_counter()
+        try:
+            stack, extras["stack"], p_stack = stack_for_run(transfer, baseline, task, y_test, p_t, p_b, data.classes)
+            shipped, ship_reason = choose_stack(
+                m_t["val_accuracy"], m_b["val_accuracy"], extras["stack"]["val_accuracy"]
+            )
+            p_shipped = {"transfer": p_t, "baseline": p_b, "stack": p_stack}[shipped]
+        except ValueError as exc:
+            ship_reason = f"--ship stack: no combiner could be fitted ({exc}); {ship_reason}"
+        timings["stack"] = time.perf_counter() - t0
     warnings = [*data_warnings(data, splits), *license_warnings, *verdict.warnings]
+    from headstart.strategies.finetune import cka_warnings
+
+    warnings += cka_warnings(task.notes.get("cka"), verdict_doc["label"])
     timings["total"] = time.perf_counter() - t_start
     extract_notes = task.notes.get("extract", [])
     metrics = {
         "transfer": m_t,
         "baseline": m_b,
-        "verdict": verdict.to_dict(),
-        "shipped": {"side": shipped, "reason": ship_reason},
+        "verdict": verdict_doc,
+        "shipped": {"side": shipped, "reason": ship_reason, **ship_doc},
+        **extras,
         "data": data_summary(data, splits),
         "timing": timings,
         "cache": {
@@ -287,26 +374,30 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
     }
     transfer.save(work / "model")
     baseline.save(work / "baseline")
-    _write_predictions(work / "predictions.csv", data, splits.test, y_test, p_t, p_b, shipped)
+    if stack is not None:
+        stack.save(work / "stack")
+    _write_predictions(work / "predictions.csv", data, splits.test, y_test, p_t, p_b, p_shipped)
     from headstart.card import write_model_card
 
     write_model_card(work, config_doc, metrics, data)
-    _write_report(work)
+    _write_report(work, metrics, config_doc, data)
     atomic_write_json(work / COMPLETE_MARKER, metrics)  # written last: its presence marks a complete run
     for ckpt in work.glob("checkpoint*.pt"):
         ckpt.unlink()
     if out.exists():
         shutil.rmtree(out)
     work.rename(out)
+    if not dist.is_main:  # a scratch copy: rank 0 wrote the real run directory
+        shutil.rmtree(out.parent, ignore_errors=True)
+        out = Path(cfg.out)
     return RunResult(out, metrics, transfer, baseline, data, splits, warnings)
 
 
-def _write_report(work: Path) -> None:
-    try:
-        from headstart.report import write_report  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    write_report(work)
+def _write_report(work: Path, metrics: dict[str, Any], config_doc: dict[str, Any], data: LabeledData) -> None:
+    """report.html from the in-memory results (metrics.json does not exist yet: it is written last)."""
+    from headstart.report import write_report
+
+    write_report(work, metrics, config_doc, data=data)
 
 
 def data_summary(data: LabeledData, splits: Splits) -> dict[str, Any]:
@@ -338,10 +429,9 @@ def data_warnings(data: LabeledData, splits: Splits) -> list[str]:
 
 
 def _write_predictions(
-    path: Path, data: LabeledData, idx: np.ndarray, y: np.ndarray, p_t: np.ndarray, p_b: np.ndarray, shipped: str
+    path: Path, data: LabeledData, idx: np.ndarray, y: np.ndarray, p_t: np.ndarray, p_b: np.ndarray, p_s: np.ndarray
 ) -> None:
     classes = np.array(data.classes)
-    p_s = p_t if shipped == "transfer" else p_b
     df = pd.DataFrame(
         {
             "id": [data.ids[i] for i in idx],
@@ -372,7 +462,14 @@ def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedModel, dict[str, Any], dict[str, Any]]:
     config, metrics = load_run(run_dir)
     side = side or metrics.get("shipped", {}).get("side", "transfer")
-    folder = Path(run_dir) / ("model" if side == "transfer" else "baseline")
+    if side not in ("transfer", "baseline", "stack"):
+        raise HeadstartError(f"unknown side {side!r}; choose transfer, baseline or stack")
+    folder = Path(run_dir) / {"transfer": "model", "baseline": "baseline", "stack": "stack"}[side]
+    if side == "stack":
+        import headstart.stacking  # noqa: F401  (registers the "stack" model kind)
+
+        if not folder.exists():
+            raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
     return load_model(folder), config, metrics
 
 

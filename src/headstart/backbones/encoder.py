@@ -145,9 +145,7 @@ class ImageEncoder(Encoder):
         size = int(image_size or spec.input_size or 224)
         mean = tuple(spec.mean or (0.485, 0.456, 0.406))
         std = tuple(spec.std or (0.229, 0.224, 0.225))
-        super().__init__(
-            spec, body, preprocessing_id=image_preprocessing_id(size, mean, std), source_head=source_head
-        )
+        super().__init__(spec, body, preprocessing_id=image_preprocessing_id(size, mean, std), source_head=source_head)
         self.image_size = size
         self._mean = np.asarray(mean, dtype=np.float32)
         self._std = np.asarray(std, dtype=np.float32)

@@ -67,16 +67,10 @@ def derive_layer_groups(names: Sequence[str]) -> tuple[tuple[str, str], ...]:
     def exact(ns: Sequence[str]) -> str:
         return "^(?:" + "|".join(re.escape(n) for n in ns) + ")$"
 
-    before = [
-        n for i, n in enumerate(names) if i < first and not any(re.match(r, n) for r in layer_rx.values())
-    ]
-    after = [
-        n for i, n in enumerate(names) if i > last and not any(re.match(r, n) for r in layer_rx.values())
-    ]
+    before = [n for i, n in enumerate(names) if i < first and not any(re.match(r, n) for r in layer_rx.values())]
+    after = [n for i, n in enumerate(names) if i > last and not any(re.match(r, n) for r in layer_rx.values())]
     middle = [
-        n
-        for i, n in enumerate(names)
-        if first <= i <= last and not any(re.match(r, n) for r in layer_rx.values())
+        n for i, n in enumerate(names) if first <= i <= last and not any(re.match(r, n) for r in layer_rx.values())
     ]
     groups: list[tuple[str, str]] = []
     if before:
@@ -136,21 +130,16 @@ def _hf_root(target: str, *, download: bool) -> Path:
     if _is_local(target):
         root = Path(target).expanduser().resolve()
         if not root.is_dir():
-            raise HeadstartError(
-                f"hf:{target}: folder not found; pass a model folder or a Hugging Face model id"
-            )
+            raise HeadstartError(f"hf:{target}: folder not found; pass a model folder or a Hugging Face model id")
         return root
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(
-            snapshot_download(target, allow_patterns=_HF_DOWNLOAD_PATTERNS, local_files_only=not download)
-        )
+        return Path(snapshot_download(target, allow_patterns=_HF_DOWNLOAD_PATTERNS, local_files_only=not download))
     except Exception as exc:
         reason = " ".join(str(exc).split())[:160]
         raise HeadstartError(
-            f"hf:{target}: cannot fetch the model ({reason}); "
-            "without network pass a local folder: hf:/path/to/model"
+            f"hf:{target}: cannot fetch the model ({reason}); without network pass a local folder: hf:/path/to/model"
         ) from None
 
 
@@ -267,9 +256,7 @@ def locate_timm(model_name: str, *, download: bool = False) -> tuple[tuple[Path,
         except Exception as exc:
             last = exc
     reason = " ".join(str(last).split())[:160]
-    raise HeadstartError(
-        f"timm:{model_name}: cannot fetch weights from {hub_id} ({reason}); pass weights_path="
-    )
+    raise HeadstartError(f"timm:{model_name}: cannot fetch weights from {hub_id} ({reason}); pass weights_path=")
 
 
 def _timm_groups(model: Any) -> tuple[tuple[str, str], ...]:
@@ -280,9 +267,7 @@ def _timm_groups(model: Any) -> tuple[tuple[str, str], ...]:
         grouped = group_parameters(model, model.group_matcher(coarse=True))
         ordered = [grouped[k] for k in sorted(grouped)]
         return tuple(
-            (f"group{i}", "^(?:" + "|".join(re.escape(n) for n in ns) + ")$")
-            for i, ns in enumerate(ordered)
-            if ns
+            (f"group{i}", "^(?:" + "|".join(re.escape(n) for n in ns) + ")$") for i, ns in enumerate(ordered) if ns
         )
     except Exception:
         return derive_layer_groups(names)
@@ -337,9 +322,7 @@ def build_timm(
     timm = _timm()
     model_name = str(dict(spec.options)["model_name"])
     if weights:
-        model = timm.create_model(
-            model_name, pretrained=True, pretrained_cfg_overlay={"file": str(weights[0])}
-        )
+        model = timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay={"file": str(weights[0])})
     else:
         model = timm.create_model(model_name, pretrained=False)
     classifier = model.get_classifier()

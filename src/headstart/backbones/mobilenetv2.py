@@ -107,9 +107,7 @@ def build_mobilenetv2(
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise HeadstartError(f"{path}: expected a MobileNetV2 state_dict, got {type(state).__name__}")
-    head_state = {
-        k.removeprefix("classifier.1."): v for k, v in state.items() if k.startswith("classifier.1.")
-    }
+    head_state = {k.removeprefix("classifier.1."): v for k, v in state.items() if k.startswith("classifier.1.")}
     body_state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
     try:
         body.load_state_dict(body_state, strict=True)

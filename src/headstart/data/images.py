@@ -83,15 +83,11 @@ def read_image(item: Any, *, locator: str | None = None) -> Image.Image:
     if isinstance(item, Image.Image):
         return _normalize_mode(item)
     if not isinstance(item, (str, os.PathLike)):
-        raise HeadstartError(
-            f"{locator or 'image'}: expected a file path or a uint8 array, got {type(item).__name__}"
-        )
+        raise HeadstartError(f"{locator or 'image'}: expected a file path or a uint8 array, got {type(item).__name__}")
     path = Path(item)
     where = locator or str(path)
     if not path.is_file():
-        raise ImageDecodeError(
-            f"{where}: image file not found; check the path", path=where, reason="file not found"
-        )
+        raise ImageDecodeError(f"{where}: image file not found; check the path", path=where, reason="file not found")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -103,8 +99,7 @@ def read_image(item: Any, *, locator: str | None = None) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageDecodeError(
-            f"{where}: cannot decode image ({reason}); "
-            "re-save or remove the file, or pass --on-bad-item skip",
+            f"{where}: cannot decode image ({reason}); re-save or remove the file, or pass --on-bad-item skip",
             path=where,
             reason=f"cannot decode image ({reason})",
         ) from None

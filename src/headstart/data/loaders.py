@@ -112,9 +112,7 @@ def read_utf8(path: Path, display: str) -> str:
         if path.suffix.lower() == ".gz":
             raw = gzip.decompress(raw)
     except (OSError, EOFError) as exc:
-        raise HeadstartError(
-            f"{display}: cannot read file ({exc}); check the file and its permissions"
-        ) from None
+        raise HeadstartError(f"{display}: cannot read file ({exc}); check the file and its permissions") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -136,9 +134,7 @@ def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[
             df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
         except (pd.errors.ParserError, ValueError) as exc:
             msg = " ".join(str(exc).split())
-            raise HeadstartError(
-                f"{display}: cannot parse as {ext[1:].upper()} ({msg}); fix that line"
-            ) from None
+            raise HeadstartError(f"{display}: cannot parse as {ext[1:].upper()} ({msg}); fix that line") from None
         return df, [f"{display}:line {i + 2}" for i in range(len(df))]  # file line; the header is line 1
     if ext in (".jsonl", ".ndjson"):
         text = read_utf8(path, display)
@@ -178,8 +174,7 @@ def _pick_column(columns: list[str], requested: str | None, default: str, flag: 
         if requested in columns:
             return requested
         raise HeadstartError(
-            f"{display}: no column {requested!r}; available columns: {available}; "
-            f"pass {flag} with one of them"
+            f"{display}: no column {requested!r}; available columns: {available}; pass {flag} with one of them"
         )
     if default in columns:
         return default
@@ -270,9 +265,7 @@ def _load_image_folder(root: Path, display: str, bad: _BadItems) -> LabeledData:
     labels: list[str] = []
     classes = [d.name for d in subdirs]
     for d in subdirs:
-        files = sorted(
-            p for p in d.rglob("*") if p.is_file() and is_image_path(p.name) and not _hidden(p, root)
-        )
+        files = sorted(p for p in d.rglob("*") if p.is_file() and is_image_path(p.name) and not _hidden(p, root))
         for p in files:
             shown = f"{display.rstrip('/')}/{p.relative_to(root).as_posix()}"
             try:
@@ -312,8 +305,7 @@ def _image_array(X: np.ndarray, where: str) -> np.ndarray:
             side = math.isqrt(X.shape[1])
             hint = f" (flat pixels? reshape to (N, {side}, {side}))"
         raise HeadstartError(
-            f"{where}: X has shape {X.shape}; expected images (N, H, W) or (N, H, W, 3) as uint8, "
-            f"or texts{hint}"
+            f"{where}: X has shape {X.shape}; expected images (N, H, W) or (N, H, W, 3) as uint8, or texts{hint}"
         )
     if X.dtype == np.uint8:
         return X
@@ -340,9 +332,7 @@ def _labels_list(y: Any, n: int, where: str) -> list[Any]:
     else:
         values = list(y)
     if len(values) != n:
-        raise HeadstartError(
-            f"{where}: X has {n} items but y has {len(values)} labels; pass one label per item"
-        )
+        raise HeadstartError(f"{where}: X has {n} items but y has {len(values)} labels; pass one label per item")
     return values
 
 
@@ -363,9 +353,7 @@ def _finish_arrays(
     for name, values in (groups or {}).items():
         arr = np.asarray(list(values), dtype=object)
         if len(arr) != n:
-            raise HeadstartError(
-                f"{source}: group {name!r} has {len(arr)} values for {n} items; pass one each"
-            )
+            raise HeadstartError(f"{source}: group {name!r} has {len(arr)} values for {n} items; pass one each")
         group_arrays[name] = arr
     keep: list[int] = []
     labels: list[str] = []
@@ -429,9 +417,7 @@ def _load_npz(path: Path, display: str, bad: _BadItems) -> LabeledData:
     ids = [f"{display}:index {i}" for i in range(len(X))]
     y_values = _labels_list(y, len(X), display)
     if X.dtype.kind in "US":
-        texts = [
-            x.decode("utf-8", errors="replace") if isinstance(x, bytes) else str(x) for x in X.reshape(-1)
-        ]
+        texts = [x.decode("utf-8", errors="replace") if isinstance(x, bytes) else str(x) for x in X.reshape(-1)]
         if len(texts) != len(y_values):
             raise HeadstartError(f"{display}: X must be a 1-D array of texts, got shape {X.shape}")
         return _finish_arrays(
@@ -460,9 +446,7 @@ def _load_npz(path: Path, display: str, bad: _BadItems) -> LabeledData:
 def _looks_like_image_paths(values: list[Any]) -> bool:
     if all(isinstance(v, os.PathLike) for v in values):
         return True
-    return all(
-        isinstance(v, str) and "\n" not in v and len(v) < 1024 and is_image_path(v.strip()) for v in values
-    )
+    return all(isinstance(v, str) and "\n" not in v and len(v) < 1024 and is_image_path(v.strip()) for v in values)
 
 
 def from_arrays(

@@ -73,16 +73,12 @@ class Splits:
                 n_items=n,
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise HeadstartError(
-                f"{source}: malformed splits ({type(exc).__name__}: {exc}); regenerate it"
-            ) from None
+            raise HeadstartError(f"{source}: malformed splits ({type(exc).__name__}: {exc}); regenerate it") from None
         allidx = np.concatenate([splits.train, splits.val, splits.test])
         if len(allidx) and (allidx.min() < 0 or allidx.max() >= n):
             raise HeadstartError(f"{source}: an index is outside 0..{n - 1}; regenerate the splits")
         if len(np.unique(allidx)) != len(allidx):
-            raise HeadstartError(
-                f"{source}: train/val/test overlap or repeat an index; regenerate the splits"
-            )
+            raise HeadstartError(f"{source}: train/val/test overlap or repeat an index; regenerate the splits")
         return splits
 
     @classmethod
@@ -103,9 +99,7 @@ class Splits:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise HeadstartError(
-                f"{path}: cannot read splits ({exc.strerror}); check the run folder"
-            ) from None
+            raise HeadstartError(f"{path}: cannot read splits ({exc.strerror}); check the run folder") from None
         return cls.from_json(text, source=str(path))
 
 

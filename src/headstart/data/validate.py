@@ -100,9 +100,7 @@ def summarize(data: LabeledData) -> DataSummary:
             warnings.append(msg + "; duplicates can leak between train and test splits")
     if data.skipped:
         first = data.skipped[0]
-        warnings.append(
-            f"{len(data.skipped)} bad items skipped (first: {first.get('id')}: {first.get('reason')})"
-        )
+        warnings.append(f"{len(data.skipped)} bad items skipped (first: {first.get('id')}: {first.get('reason')})")
     return DataSummary(
         source=data.source,
         modality=data.modality,
@@ -115,11 +113,7 @@ def summarize(data: LabeledData) -> DataSummary:
     )
 
 
-def validate(
-    data: LabeledData, *, label_source: str | None = None, min_per_class: int = MIN_PER_CLASS
-) -> DataSummary:
+def validate(data: LabeledData, *, label_source: str | None = None, min_per_class: int = MIN_PER_CLASS) -> DataSummary:
     """Run the fatal checks (single class, tiny classes) then return the summary."""
-    check_classes(
-        data.y, data.classes, source=data.source, label_source=label_source, min_per_class=min_per_class
-    )
+    check_classes(data.y, data.classes, source=data.source, label_source=label_source, min_per_class=min_per_class)
     return summarize(data)

@@ -3,11 +3,18 @@
 A paired bootstrap (Efron & Tibshirani, 1993; for classifier comparison see Dror et al., ACL 2018) resamples
 test examples with replacement and recomputes the accuracy difference on each resample, so the two models are
 always compared on the same examples. The 95% percentile interval of that difference decides the label.
+
+Variance rule (``--folds K`` / ``--seeds S``, see :func:`apply_variance`): the bootstrap only covers the noise of
+one test set, not which examples were labeled or training randomness. When repeated runs exist, a ``helps``
+label stands only if transfer beat the baseline in EVERY run (delta > 0), and a ``negative-transfer`` label only
+if it lost in every run (delta < 0); otherwise the label is downgraded to ``no-difference``. The check never
+upgrades a label. ``verdict["variance_check"]`` records the counts and whether the rule changed the label.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -106,3 +113,48 @@ def paired_bootstrap_verdict(
         transfer_name=transfer_name,
         baseline_name=baseline_name,
     )
+
+
+def apply_variance(verdict: dict[str, Any], variance: dict[str, Any]) -> dict[str, Any]:
+    """The verdict dict with the variance rule of the module docstring applied; adds ``variance_check``.
+
+    ``variance`` is ``metrics["variance"]`` (:func:`headstart.evaluation.variance.summarize_runs`).
+    """
+    from headstart.evaluation.variance import sign_consistency
+
+    deltas = [float(r["delta"]) for r in variance["runs"]]
+    sign = sign_consistency(deltas)
+    before = str(verdict["label"])
+    inconsistent = (before == "helps" and not sign["all_positive"]) or (
+        before == "negative-transfer" and not sign["all_negative"]
+    )
+    label = "no-difference" if inconsistent else before
+    unit = "folds" if variance["mode"] == "folds" else "seeds"
+    d = variance["delta"]
+    spread = (
+        f"across {sign['n_runs']} {unit} the delta was {100 * d['mean']:+.1f} ± {100 * d['std']:.1f} points "
+        f"(min {100 * d['min']:+.1f}, max {100 * d['max']:+.1f}; transfer ahead in {sign['n_positive']}, "
+        f"behind in {sign['n_negative']}, tied in {sign['n_tied']})"
+    )
+    out = dict(verdict)
+    if label != before:
+        out["sentence"] = (
+            f"No consistent difference: this split alone said {before!r} ({verdict['sentence']}), but {spread}; "
+            f"the sign of the delta is not consistent, so the verdict is downgraded to no-difference."
+        )
+    else:
+        consistent = sign["all_positive"] or sign["all_negative"]
+        out["sentence"] = f"{verdict['sentence']} Variance check: {spread}" + (
+            "; the sign is consistent." if consistent else "; the sign is not consistent."
+        )
+    out["label"] = label
+    out["variance_check"] = {
+        "mode": variance["mode"],
+        **sign,
+        "delta_mean": float(d["mean"]),
+        "delta_std": float(d["std"]),
+        "label_before": before,
+        "downgraded": label != before,
+        "rule": "helps / negative-transfer stand only if every run's delta has that sign; else no-difference",
+    }
+    return out
