@@ -360,6 +360,7 @@ def _train_config(task: TransferTask, hp: dict[str, Any], epochs: int) -> TrainC
         focal_gamma=float(task.options.get("focal_gamma", 2.0)),
         seed=task.seed,
         device=str(task.options.get("device", "auto")),
+        amp=bool(task.options.get("amp", True)),
     )
 
 
