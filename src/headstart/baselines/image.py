@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,6 +17,19 @@ from headstart.data.images import images_to_array, read_image
 from headstart.io import atomic_write_bytes
 from headstart.strategies.linear_head import LinearHead, fit_linear_head
 from headstart.training import TrainConfig, predict_proba, train
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """The small CNN runs on one intra-op thread: its convolutions are too small to split, and with two
+    threads on a 2-core machine that has any other load, OpenMP synchronisation made an epoch 10x slower
+    (measured: 13 forward/backward passes at 28 px took 12.2 s on 2 threads vs 1.05 s on 1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def baseline_geometry(items: Sequence[Any]) -> tuple[int, bool]:
@@ -169,24 +183,26 @@ class SmallCNNModel:
             seed=seed,
             warmup_frac=0.05,
         )
-        result = train(
-            net,
-            xtr,
-            y_train,
-            xva,
-            y_val,
-            _shift_collate(max(1, side // 14)),
-            config,
-            n_classes=n_classes,
-            progress=progress,
-            desc="small CNN",
-        )
+        with _one_torch_thread():
+            result = train(
+                net,
+                xtr,
+                y_train,
+                xva,
+                y_val,
+                _shift_collate(max(1, side // 14)),
+                config,
+                n_classes=n_classes,
+                progress=progress,
+                desc="small CNN",
+            )
         best = next(h for h in result.history if h["epoch"] == result.best_epoch)
         return cls(net, side, gray, best["val_accuracy"], result.history)
 
     def predict_proba(self, items: Sequence[Any]) -> np.ndarray:
         x = list(images_to_array(items, self.side, grayscale=self.gray))
-        return predict_proba(self.net, x, _shift_collate(0), batch_size=256)
+        with _one_torch_thread():
+            return predict_proba(self.net, x, _shift_collate(0), batch_size=256)
 
     def save(self, folder: Path) -> None:
         write_meta(
