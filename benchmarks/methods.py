@@ -134,14 +134,15 @@ def _strategy(
     name: str, data: Any, splits: Any, seed: int, backbone: str, detail: dict[str, Any], options: dict[str, Any]
 ) -> Any:
     """A headstart strategy exactly as ``fit_run`` calls it (``auto`` resolved by its documented rule)."""
+    from headstart.advise.auto import choose_strategy
     from headstart.pipeline import default_image_size
-    from headstart.strategies import choose_auto, get_strategy
+    from headstart.strategies import get_strategy
 
-    if name == "auto":
-        name, why = choose_auto(data, splits, backbone)
+    image_size = default_image_size(data, backbone)
+    if name == "auto":  # exactly what `fit --strategy auto` runs: the data-aware advisor, cost-guarded
+        name, why = choose_strategy(data, splits, backbone, image_size=image_size, seed=seed)
         detail["auto_chose"] = name
         detail["auto_why"] = why
-    image_size = default_image_size(data, backbone)
     with tempfile.TemporaryDirectory(prefix="hs-bench-work-") as work:
         task = _task(data, splits, backbone, seed, image_size, Path(work), options)
         model = get_strategy(name)(task)

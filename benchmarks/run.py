@@ -160,15 +160,15 @@ def dataset_available(name: str) -> str | None:
 
 
 def resolve_auto(dataset: str, ks: list[int], seed: int, max_test: int) -> dict[int, str]:
-    """What ``--strategy auto`` picks at each k (its rule uses only class counts, model size and the device)."""
+    """What ``--strategy auto`` picks at each k (the data-aware advisor, cost-guarded, as in ``fit``)."""
+    from headstart.advise.auto import choose_strategy
     from headstart.data import load_data, make_splits
-    from headstart.strategies import choose_auto
 
     data = load_data(f"builtin:{dataset}")
     out = {}
     for k in ks:
         splits = make_splits(data.y, seed=seed, labels_per_class=k, max_test=max_test, classes=data.classes)
-        out[k] = choose_auto(data, splits, "minilm-l6")[0]
+        out[k] = choose_strategy(data, splits, "minilm-l6", seed=seed)[0]
     return out
 
 
