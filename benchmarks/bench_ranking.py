@@ -39,9 +39,9 @@ os.environ.setdefault("HEADSTART_PROGRESS", "0")
 
 from headstart.backbones import load_backbone
 from headstart.data import load_data
-from headstart.features import extract
+from headstart.features import default_image_size, extract
 from headstart.ranking import weighted_kendall_tau
-from headstart.ranking.rank import fit_image_size, rank_data, stratified_subsample
+from headstart.ranking.rank import rank_data, stratified_subsample
 
 ZOO = ("mobilenetv2", "efficientnet-lite0", "mobilenetv2:random", "efficientnet-lite0:random")
 SCORES = ("logme", "leep", "nce", "h_score", "knn_accuracy", "linear_probe_accuracy")
@@ -54,7 +54,7 @@ def linear_probe_truth(
     t0 = time.perf_counter()
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        enc = load_backbone(name, image_size=fit_image_size(data, name, image_size))
+        enc = load_backbone(name, image_size=default_image_size(data, name, image_size))
     items = [data.items[i] for i in np.r_[train_idx, test_idx]]
     emb, _ = extract(enc, items, cache=False, progress=False)
     x_tr, x_te = emb[: len(train_idx)], emb[len(train_idx) :]

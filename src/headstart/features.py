@@ -24,6 +24,29 @@ from headstart.io import atomic_write_bytes
 from headstart.progress import progress_bar
 
 MAX_SHARDS = 32
+SMALL_IMAGE_SIDE = 64
+SMALL_IMAGE_RESOLUTION = 96
+
+
+def default_image_size(data: Any, backbone: str, image_size: int | None = None) -> int | None:
+    """The input resolution every command embeds ``data`` at (so fit, rank and advise share one cache).
+
+    ``image_size`` if given; else the backbone's native resolution, except for tiny images (<= 64 px): 96 px,
+    since upsampling an 8x8 or 28x28 digit further adds compute, not information. None for text.
+    """
+    if data.modality != "image":
+        return None
+    if image_size is not None:
+        return int(image_size)
+    from headstart.data.images import read_image
+
+    if max(read_image(data.items[0]).size) <= SMALL_IMAGE_SIDE:
+        return SMALL_IMAGE_RESOLUTION
+    if backbone.startswith(("hf:", "timm:")):
+        return None
+    from headstart.backbones import get_spec
+
+    return get_spec(backbone.split(":")[0]).input_size
 
 
 def cache_root() -> Path:

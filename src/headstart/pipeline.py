@@ -26,12 +26,11 @@ from headstart.baselines import fit_baseline
 from headstart.data import LabeledData, Splits, load_data, make_splits
 from headstart.errors import HeadstartError
 from headstart.evaluation import classification_summary, paired_bootstrap_verdict
+from headstart.features import default_image_size
 from headstart.io import atomic_write_json, atomic_write_text
 from headstart.strategies import TransferTask, get_strategy
 
 DEFAULT_BACKBONE = {"text": "minilm-l6", "image": "mobilenetv2"}
-SMALL_IMAGE_SIDE = 64
-SMALL_IMAGE_RESOLUTION = 96
 COMPLETE_MARKER = "metrics.json"
 PACKAGES = (
     "headstart",
@@ -108,20 +107,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def default_image_size(data: LabeledData, backbone: str) -> int | None:
-    """Native backbone resolution, except for tiny images (<= 64 px): 96 px, since upsampling an 8x8 or
-    28x28 digit further adds compute, not information."""
-    if data.modality != "image":
-        return None
-    from headstart.data.images import read_image
-
-    side = max(read_image(data.items[0]).size)
-    spec_size = get_spec(backbone.split(":")[0]).input_size if not backbone.startswith(("hf:", "timm:")) else None
-    if side <= SMALL_IMAGE_SIDE:
-        return SMALL_IMAGE_RESOLUTION
-    return spec_size
 
 
 def _take(items: Any, idx: np.ndarray) -> Any:

@@ -41,8 +41,7 @@ from headstart.advise.rubric import CONFIDENCES, Advice, advise
 from headstart.backbones import check_license, get_spec, load_backbone
 from headstart.data import LabeledData, load_data
 from headstart.errors import HeadstartError
-from headstart.features import extract
-from headstart.ranking.rank import fit_image_size
+from headstart.features import default_image_size, extract
 
 __all__ = [
     "DEFAULT_BACKBONE",
@@ -244,7 +243,7 @@ def advise_from_data(
             raise HeadstartError(f"reference {ref_data.source} has {pool.size} usable items; need at least 10")
         r_idx = np.sort(rng.choice(pool, size=min(pool.size, max_samples), replace=False))
         ref_items, ref_name, ref_kind = _take(ref_data.items, r_idx), ref_data.source, "user"
-    size = fit_image_size(data, bb, image_size)
+    size = default_image_size(data, bb, image_size)
     t0 = time.perf_counter()
     with torch.random.fork_rng():
         torch.manual_seed(seed)

@@ -20,39 +20,20 @@ import numpy as np
 import torch
 
 from headstart.backbones import check_license, get_spec, list_specs, load_backbone
-from headstart.data import LabeledData, load_data, read_image
+from headstart.data import LabeledData, load_data
 from headstart.errors import HeadstartError
-from headstart.features import extract
+from headstart.features import default_image_size, extract
 from headstart.ranking.scores import rank_backbones
 
 __all__ = [
     "DEFAULT_LABELS_PER_CLASS",
     "candidate_backbones",
-    "fit_image_size",
     "rank_data",
     "source_probabilities",
     "stratified_subsample",
 ]
 
 DEFAULT_LABELS_PER_CLASS = 100
-# Same rule as headstart.pipeline.default_image_size (kept here so the lower layers share fit's embedding
-# cache without importing the pipeline): tiny images (<= 64 px) are embedded at 96 px, others natively.
-SMALL_IMAGE_SIDE = 64
-SMALL_IMAGE_RESOLUTION = 96
-
-
-def fit_image_size(data: LabeledData, backbone: str, image_size: int | None = None) -> int | None:
-    """The input resolution ``headstart fit`` would use for ``backbone`` on ``data`` (None for text)."""
-    if data.modality != "image":
-        return None
-    if image_size is not None:
-        return int(image_size)
-    side = max(read_image(data.items[0]).size)
-    if side <= SMALL_IMAGE_SIDE:
-        return SMALL_IMAGE_RESOLUTION
-    if backbone.startswith(("hf:", "timm:")):
-        return None
-    return get_spec(backbone.split(":")[0]).input_size
 
 
 def stratified_subsample(y: np.ndarray, per_class: int | None, seed: int = 0) -> np.ndarray:
@@ -169,7 +150,7 @@ def rank_data(
                 f"pick {data.modality} backbones (see `headstart backbones`)"
             )
         notes = [] if spec.is_random else check_license(spec, use)
-        size = fit_image_size(data, name, image_size)
+        size = default_image_size(data, name, image_size)
         with torch.random.fork_rng():
             torch.manual_seed(seed)  # reproducible random-init controls
             encoder = load_backbone(name, image_size=size)
