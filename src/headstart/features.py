@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from headstart.io import atomic_write_bytes
+from headstart.io import atomic_write_npz
 from headstart.progress import progress_bar
 
 MAX_SHARDS = 32
@@ -123,11 +123,9 @@ class EmbeddingCache:
         if not len(keys):
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        import io
-
-        buf = io.BytesIO()
-        np.savez(buf, keys=_key_array(keys), emb=emb.astype(np.float32))
-        atomic_write_bytes(self.folder / f"shard-{uuid.uuid4().hex}.npz", buf.getvalue())
+        atomic_write_npz(
+            self.folder / f"shard-{uuid.uuid4().hex}.npz", keys=_key_array(keys), emb=emb.astype(np.float32)
+        )
         index = self._load()
         for k, e in zip(keys, emb, strict=True):
             index[k] = e
@@ -137,12 +135,10 @@ class EmbeddingCache:
     def _compact(self) -> None:
         index = self._load()
         old = list(self.folder.glob("shard-*.npz"))
-        import io
-
-        buf = io.BytesIO()
         keys = list(index)
-        np.savez(buf, keys=_key_array(keys), emb=np.stack([index[k] for k in keys]))
-        atomic_write_bytes(self.folder / f"shard-{uuid.uuid4().hex}.npz", buf.getvalue())
+        atomic_write_npz(
+            self.folder / f"shard-{uuid.uuid4().hex}.npz", keys=_key_array(keys), emb=np.stack([index[k] for k in keys])
+        )
         for f in old:
             f.unlink(missing_ok=True)
 

@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_dir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "sha256_file"]
+__all__ = [
+    "atomic_dir",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_npz",
+    "atomic_write_text",
+    "sha256_file",
+]
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -117,3 +124,14 @@ def sha256_file(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> s
         while block := fh.read(chunk_size):
             digest.update(block)
     return digest.hexdigest()
+
+
+def atomic_write_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
+    """``numpy.savez`` of ``arrays`` to ``path``, written atomically."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return atomic_write_bytes(path, buf.getvalue())

@@ -17,7 +17,6 @@ side's; otherwise the better single side ships, with the reason.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from headstart.artifacts import FittedModel, load_model, read_meta, register_kind, write_meta
-from headstart.io import atomic_write_bytes
+from headstart.io import atomic_write_npz
 from headstart.strategies.linear_head import LinearHead, cv_folds, fit_linear_head
 
 EPS = 1e-6
@@ -109,9 +108,7 @@ class StackedModel:
     def save(self, folder: Path) -> None:
         """Writes the combiner only; the sub-models are the run's ``model/`` and ``baseline/`` folders."""
         write_meta(folder, self.kind, transfer="model", baseline="baseline", **self.info)
-        buf = io.BytesIO()
-        np.savez(buf, **self.head.arrays())
-        atomic_write_bytes(folder / "combiner.npz", buf.getvalue())
+        atomic_write_npz(folder / "combiner.npz", **self.head.arrays())
 
     @classmethod
     def load(cls, folder: Path) -> StackedModel:

@@ -14,7 +14,7 @@ from torch import nn
 
 from headstart.artifacts import read_meta, register_kind, write_meta
 from headstart.data.images import images_to_array, read_image
-from headstart.io import atomic_write_bytes
+from headstart.io import atomic_write_npz
 from headstart.strategies.linear_head import LinearHead, fit_linear_head
 from headstart.training import TrainConfig, predict_proba, train
 
@@ -78,12 +78,8 @@ class PixelLogReg:
         return self.head.predict_proba(self._features(items, self.side, self.gray))
 
     def save(self, folder: Path) -> None:
-        import io
-
         write_meta(folder, self.kind, side=self.side, gray=self.gray)
-        buf = io.BytesIO()
-        np.savez(buf, **self.head.arrays())
-        atomic_write_bytes(folder / "head.npz", buf.getvalue())
+        atomic_write_npz(folder / "head.npz", **self.head.arrays())
 
     @classmethod
     def load(cls, folder: Path) -> PixelLogReg:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import os
 import time
 from collections import OrderedDict
@@ -47,7 +46,7 @@ from torch import Tensor, nn
 from headstart.artifacts import read_meta, register_kind, write_meta
 from headstart.backbones import load_backbone
 from headstart.errors import HeadstartError
-from headstart.io import atomic_write_bytes
+from headstart.io import atomic_write_bytes, atomic_write_npz
 from headstart.progress import progress_bar
 from headstart.strategies.base import TransferTask, register_strategy
 from headstart.strategies.linear_head import LinearHead, cv_folds, fit_linear_head
@@ -280,12 +279,6 @@ def _top_names(encoder: Any, split: int) -> list[str]:
     return names
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
 @register_kind
 class ContrastiveModel:
     """A pinned text backbone whose top layers were contrastively fine-tuned, plus a linear head."""
@@ -352,7 +345,7 @@ class ContrastiveModel:
             history=self.history,
         )
         atomic_write_bytes(folder / WEIGHTS_FILE, save(top))
-        atomic_write_bytes(folder / HEAD_FILE, _npz_bytes(self.head.arrays()))
+        atomic_write_npz(folder / HEAD_FILE, **self.head.arrays())
 
     @classmethod
     def load(cls, folder: Path) -> ContrastiveModel:

@@ -12,17 +12,9 @@ import numpy as np
 from headstart.artifacts import read_meta, register_kind, write_meta
 from headstart.backbones import load_backbone
 from headstart.features import extract
-from headstart.io import atomic_write_bytes
+from headstart.io import atomic_write_npz
 from headstart.strategies.base import TransferTask, register_strategy
 from headstart.strategies.linear_head import LinearHead, fit_linear_head
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
 
 
 @register_kind
@@ -77,7 +69,7 @@ class LinearProbeModel:
             C=self.head.C,
             cv_accuracy=self.head.cv_accuracy,
         )
-        atomic_write_bytes(folder / "head.npz", _npz_bytes(self.head.arrays()))
+        atomic_write_npz(folder / "head.npz", **self.head.arrays())
 
     @classmethod
     def load(cls, folder: Path) -> LinearProbeModel:
