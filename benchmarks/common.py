@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +42,9 @@ VERSIONED = (
 
 # ------------------------------------------------------------------------------------------ provenance
 def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    from headstart.pipeline import package_versions as versions
+
+    return versions(VERSIONED, missing="not installed")
 
 
 def _cpu_model() -> str:

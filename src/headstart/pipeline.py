@@ -99,13 +99,15 @@ class RunResult:
         return self.metrics["verdict"]  # type: ignore[no-any-return]
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(packages: tuple[str, ...] = PACKAGES, missing: str | None = None) -> dict[str, str]:
+    """Python and package versions; a package that is not installed is left out, or shown as ``missing``."""
     out = {"python": platform.python_version()}
-    for p in PACKAGES:
+    for p in packages:
         try:
             out[p] = metadata.version(p)
         except metadata.PackageNotFoundError:
-            continue
+            if missing is not None:
+                out[p] = missing
     return out
 
 
