@@ -1,0 +1,40 @@
+"""The Typer app, the consoles and the error wrapper every command module shares."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from headstart.errors import HeadstartError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Transfer learning for small labeled datasets, always judged against a from-scratch baseline.",
+)
+console = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+VERDICT_STYLE = {"helps": "bold green", "no-difference": "bold yellow", "negative-transfer": "bold red"}
+
+
+def friendly(fn: F) -> F:
+    """Turn a HeadstartError into one red line and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HeadstartError as e:
+            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]: partial results stay in <out>.partial; continue with --resume")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
