@@ -59,6 +59,8 @@ class Fitted:
     params: dict[str, int]
     timings: dict[str, float]
     weights: list[list[float]]
+    n_train: int = 0  # training items (each has at least one of the model's task labels)
+    n_labeled: dict[str, int] = field(default_factory=dict)  # per task: training items with its label
 
 
 def check_strategy(strategy: str) -> None:
@@ -98,7 +100,9 @@ def fit_heads(
     if spec.strategy == PROBE:
         total += sum(p.numel() for p in encoder.parameters())  # the frozen backbone is part of the model
     seconds = time.perf_counter() - t0
-    return Fitted(model, seconds, {"trainable": trainable, "total": total}, timings, objective.weight_history)
+    n_labeled = {n: int((Y_train[:, j] >= 0).sum()) for j, n in enumerate(tasks)}
+    params = {"trainable": trainable, "total": total}
+    return Fitted(model, seconds, params, timings, objective.weight_history, len(Y_train), n_labeled)
 
 
 # --------------------------------------------------------------------------------------------- probe

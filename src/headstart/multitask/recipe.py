@@ -197,9 +197,11 @@ def _arms(
         sv_scratch = float(getattr(sc, "val_accuracy", float("nan")))
         arms += [
             Arm("multitask", "multitask", shared_name, p_multi[n][mask], task=n, val_score=mv,
-                trained_on="train split, every task's labels", model=multi.model),
+                trained_on="train split, every task's labels", model=multi.model,
+                info={"n_train": multi.n_train, "n_train_labeled": multi.n_labeled[n]}),
             Arm("single-task", "single-task", st.name, st.predict_tasks(items)[n], task=n, val_score=sv,
-                trained_on=f"train split items labeled for {n}", model=st),
+                trained_on=f"train split items labeled for {n}", model=st,
+                info={"n_train": single[n].n_train, "n_train_labeled": single[n].n_labeled[n]}),
             Arm("scratch", "baseline", sc.name, sc.predict_proba(items), task=n, val_score=sv_scratch,
                 trained_on=f"train+val items labeled for {n}", model=sc),
         ]  # fmt: skip
@@ -246,6 +248,11 @@ def _warnings(verdicts: list[dict[str, Any]], names: list[str]) -> list[str]:
     out = []
     for n in names:
         v = next(v for v in verdicts if v["task"] == n and v["kind"] == "sharing")
+        if v["label"] != "interference" and v["delta"] < 0:
+            out.append(
+                f"task {n!r}: the multitask model is {100 * -v['delta']:.1f} points below its single-task model "
+                f"(within noise: 95% CI {100 * v['ci_low']:+.1f} to {100 * v['ci_high']:+.1f}); sharing did not help it"
+            )
         if v["label"] == "interference":
             out.append(
                 f"task {n!r}: sharing HURTS it ({100 * v['delta']:+.1f} points, 95% CI {100 * v['ci_low']:+.1f} to "
