@@ -49,10 +49,15 @@ def predict_run(
     ids, items, table = load_unlabeled(
         source, modality=modality, text_column=text_column or config.get("text_column"), with_table=True
     )
-    proba = model.predict_proba(items)
-    df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
-    for j, c in enumerate(classes):
-        df[f"p_{c}"] = proba[:, j]
+    if hasattr(model, "predict_tasks"):  # a multitask run: one prediction column per task
+        from headstart.multitask.run import predict_tasks_frame
+
+        df = predict_tasks_frame(model, ids, items)
+    else:
+        proba = model.predict_proba(items)
+        df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
+        for j, c in enumerate(classes):
+            df[f"p_{c}"] = proba[:, j]
     if keep_columns:
         if table is None:
             raise HeadstartError(f"--keep-column works for tables only; {source} is not a table")

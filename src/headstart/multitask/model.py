@@ -59,8 +59,8 @@ class MultitaskModel:
     @property
     def name(self) -> str:
         what = "multitask" if len(self.tasks) > 1 else "single-task"
-        how = "shared projection on frozen embeddings" if self.strategy == PROBE else self.strategy
-        return f"{self.backbone} {what} {how} [{', '.join(self.tasks)}]"
+        how = "MLP probe" if self.strategy == PROBE else self.strategy
+        return f"{self.backbone} {what} {how}"
 
     @property
     def val_accuracy(self) -> float:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from headstart.report import plots
 from headstart.report.arms import arms_section
+from headstart.report.multitask import multitask_section
 
 log = logging.getLogger(__name__)
 
@@ -694,6 +695,7 @@ def render_report(
     summary = _safe("summary", "Verdict", lambda: _summary(config, metrics))
     sections = [
         _safe("performance", "Transfer vs baseline on the test split", lambda: _performance(metrics)),
+        _safe("multitask", "Per-task verdicts: one shared model vs one per task", lambda: multitask_section(metrics)),
         _safe("arms", "Every arm and comparison", lambda: arms_section(metrics)),
         _safe("confusion", "Confusion matrices", lambda: _confusion(metrics)),
         _safe("training", "Training curves", lambda: _training(metrics)),
