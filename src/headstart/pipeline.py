@@ -101,7 +101,7 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None = None) -
     if is_multitask(cfg):  # several label columns: one shared model vs one per task (headstart.multitask)
         if resume:
             raise HeadstartError("--resume is not supported for multitask runs; start it again with --overwrite")
-        return fit_multitask_run(cfg, echo=echo)  # type: ignore[no-any-return]
+        return RunResult(*fit_multitask_run(cfg, echo=echo))
     dist = init_from_env()  # under torchrun: every rank runs the recipe, only rank 0 writes --out
     if dist.enabled and resume:
         raise HeadstartError("--resume is not supported under torchrun; resume with a single process")

@@ -46,9 +46,9 @@ def task_columns(cfg: FitConfig) -> list[str] | None:
     return parse_tasks(cfg.tasks) or list(cfg.label_columns) or None
 
 
-def fit_multitask_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None = None) -> Any:
-    from headstart.pipeline import RunResult
-
+def fit_multitask_run(cfg: FitConfig, *, echo: Echo | None = None) -> tuple[Any, ...]:
+    """Fit, judge and write the run; returns the fields of ``pipeline.RunResult`` (out, metrics, the shared
+    model, the primary task's scratch model, data, splits, warnings)."""
     say = echo or (lambda _s: None)
     t_start = time.perf_counter()
     check_strategy(cfg.strategy)
@@ -85,9 +85,7 @@ def fit_multitask_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None
         metrics["timing"] = {"total": time.perf_counter() - t_start}
         write(rundir.work, config_doc, metrics, r)
         rundir.commit()
-    return RunResult(
-        out, metrics, r.multitask.model, r.scratch[mdata.primary], mdata.data, r.splits, metrics["warnings"]
-    )
+    return out, metrics, r.multitask.model, r.scratch[mdata.primary], mdata.data, r.splits, metrics["warnings"]
 
 
 def _packages() -> tuple[str, ...]:
