@@ -36,16 +36,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_average, machine_info  # noqa: E402
+from common import load_average, machine_info
 
-from headstart.backbones import load_backbone  # noqa: E402
-from headstart.baselines import fit_baseline  # noqa: E402
-from headstart.data import make_splits  # noqa: E402
-from headstart.evaluation.compare import Arm, Comparison, judge  # noqa: E402
-from headstart.features import default_image_size, extract  # noqa: E402
-from headstart.multitask.fit import FitSpec, fit_heads, warm_up  # noqa: E402
-from headstart.multitask.loader import load_multitask  # noqa: E402
-from headstart.strategies.base import TransferTask  # noqa: E402
+from headstart.backbones import load_backbone
+from headstart.baselines import fit_baseline
+from headstart.data import make_splits
+from headstart.evaluation.compare import Arm, Comparison, judge
+from headstart.features import default_image_size, extract
+from headstart.multitask.fit import FitSpec, fit_heads, warm_up
+from headstart.multitask.loader import load_multitask
+from headstart.strategies.base import TransferTask
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # set -> (backbone, baseline, label budgets per class of the primary task)

@@ -24,7 +24,7 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
         raise HeadstartError(f"unknown side {side!r}; choose {', '.join(SIDE_FOLDERS)}")
     folder = Path(run_dir) / SIDE_FOLDERS[side]
     if metrics.get("kind") == "multitask":
-        import headstart.multitask.model  # noqa: F401  (registers the "multitask" model kind)
+        import headstart.multitask.model
     if side == "stack":
         import headstart.stacking  # noqa: F401  (registers the "stack" model kind)
 

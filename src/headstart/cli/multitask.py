@@ -3,6 +3,8 @@ the training cost of the shared model against the single-task models."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -47,3 +49,31 @@ def print_multitask(result: Any) -> None:
         highlight=False,
     )
     console.print(f"run directory: {result.out}")
+
+
+def export_multitask_if_multitask(run_dir: Path, quantize: str | None, say: Callable[[str], None]) -> bool:
+    """``headstart export`` of a multitask run (one ONNX output per task, parity per task); False when the run
+    is not a multitask run."""
+    from headstart.errors import HeadstartError
+    from headstart.predict import load_shipped
+    from headstart.rundir import load_run
+
+    _, metrics = load_run(run_dir)
+    if metrics.get("kind") != "multitask":
+        return False
+    if quantize:
+        raise HeadstartError("--quantize is not supported for multitask exports yet; export without it")
+    from headstart.multitask.onnx import export_multitask_run
+
+    model, config, _ = load_shipped(run_dir)
+    say(f"exporting {model.name} to ONNX, one output per task")
+    rep = export_multitask_run(run_dir, model, config)
+    for task, p in rep["parity"]["per_task"].items():
+        ok = "[green]ok[/]" if p["ok"] else "[bold red]OUT OF TOLERANCE[/]"
+        console.print(
+            f"{escape(task)} ({p['output']}): max |p_onnx - p_torch| = {p['max_abs_prob_diff']:.2e} ({ok}), "
+            f"label agreement {100 * p['label_agreement']:.2f}% on {rep['n_test']} test inputs",
+            highlight=False,
+        )
+    console.print(f"wrote {Path(run_dir) / 'export'} (model.onnx, preprocessing.json, export.json)")
+    return True
