@@ -148,3 +148,40 @@ def test_fashion_coarse_mapping_covers_every_class() -> None:
     fine, coarse = m.tasks["fine"], m.tasks["coarse"]
     pairs = {(fine.classes[f], coarse.classes[c]) for f, c in zip(fine.y[:2000], coarse.y[:2000], strict=True)}
     assert all(FASHION_COARSE[f] == c for f, c in pairs)
+
+
+@pytest.mark.slow
+def test_cli_fit_predict_report_and_onnx_export(compas_csv: Path, tmp_path: Path) -> None:
+    """`headstart fit` with two --label-column flags, `predict` (one column per task), the report's per-task
+    section, and an ONNX export with one output per task at parity with torch."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "run"
+    args = ["fit", str(compas_csv), "--label-column", "recid", "--label-column", "violent", "--out", str(out)]
+    res = runner.invoke(app, [*args, "--labels-per-class", "40", "--max-test", "200", "--baseline", "tfidf", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "recid sharing:" in res.output and "violent sharing:" in res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["kind"] == "multitask" and set(metrics["multitask"]["per_task"]) == {"recid", "violent"}
+    assert {c["task"] for c in metrics["comparisons"]} == {"recid", "violent"}
+    report = (out / "report.html").read_text()
+    assert 'id="multitask"' in report and "could not be rendered" not in report
+    new = tmp_path / "new.csv"
+    pd.DataFrame(
+        {"text": ["age 23, felony charge, Grand Theft, 4 prior offenses", "age 60, misdemeanor charge"]}
+    ).to_csv(new, index=False)
+    res = runner.invoke(app, ["predict", str(out), str(new), "--out", str(tmp_path / "p.csv")])
+    assert res.exit_code == 0, res.output
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert {"recid_prediction", "violent_prediction", "p_violent_yes"} <= set(pred.columns) and len(pred) == 2
+    res = runner.invoke(app, ["export", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((out / "export" / "export.json").read_text())
+    assert rep["tasks"] == ["recid", "violent"] and rep["parity"]["ok"]
+    contract = json.loads((out / "export" / "preprocessing.json").read_text())
+    assert [o["name"] for o in contract["outputs"]] == ["probabilities_recid", "probabilities_violent"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from headstart.config import FitConfig
+from headstart.errors import HeadstartError
 from headstart.evaluation.compare import arm_summary
 from headstart.evaluation.metrics import classification_summary
 from headstart.io import atomic_write_json, atomic_write_text
@@ -39,6 +40,15 @@ def is_multitask(cfg: FitConfig) -> bool:
     name = cfg.data.split(":", 1)[1].strip().lower() if cfg.data.startswith("builtin:") else ""
     only_multi = name in MULTITASK_BUILTINS and name not in BUILTINS
     return len(cfg.label_columns) > 1 or bool(cfg.tasks) or only_multi
+
+
+def reject_multitask_flags(cfg: FitConfig) -> None:
+    """A single-task run given --task-weighting/--gradients: say they do nothing there."""
+    if cfg.task_weighting != "equal" or cfg.gradients != "sum":
+        raise HeadstartError(
+            "--task-weighting and --gradients apply to multitask runs only; give several --label-column "
+            "flags (or --tasks for a multitask builtin), or drop them"
+        )
 
 
 def task_columns(cfg: FitConfig) -> list[str] | None:
