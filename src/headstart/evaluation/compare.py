@@ -291,6 +291,7 @@ def judge_all(
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """:func:`judge` for every comparison. ``y_true`` may map task name -> targets (multitask runs)."""
+
     def task_arms(task: str) -> dict[str, Arm]:
         # arm names are unique within a task (a multitask run has a "single-task" arm per task); reference
         # arms are the task's own, else the run-wide ones (task "main")
