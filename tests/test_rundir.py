@@ -144,7 +144,7 @@ def test_ids_name_the_physical_line_when_fields_span_lines(tmp_path: Path) -> No
     f.write_text('text,label\n"first\nstill first",a\nsecond,b\n\n"third\n\nmore",a\nfourth,b\n', encoding="utf-8")
     ids, _ = load_unlabeled(str(f), modality="text")
     assert ids == ["t.csv:line 2", "t.csv:line 4", "t.csv:line 6", "t.csv:line 9"]
-    assert [i.rsplit('/', 1)[-1] for i in load_data(str(f)).ids] == ids
+    assert [i.rsplit("/", 1)[-1] for i in load_data(str(f)).ids] == ids
 
 
 def test_predict_carries_input_columns(finished: Path, tmp_path: Path) -> None:
