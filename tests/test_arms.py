@@ -144,3 +144,13 @@ def test_every_command_the_advisor_can_print_runs(tmp_path: Path, command: str) 
         extra += ["--epochs", "1"]
     code, text = _cli("fit", *args, *extra, "--out", str(tmp_path / "run"))
     assert code == 0, f"`{command}` failed: {text}"
+
+
+def test_estimator_predict_before_fit_is_not_fitted_error() -> None:
+    from sklearn.exceptions import NotFittedError
+
+    from headstart import TransferClassifier
+
+    with pytest.raises(NotFittedError):
+        TransferClassifier().predict(["a film"])
+    assert TransferClassifier().__sklearn_tags__().input_tags.two_d_array is False

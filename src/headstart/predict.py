@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from headstart.artifacts import FittedModel, load_model
+from headstart.artifacts import FittedModel
 from headstart.data.unlabeled import load_unlabeled
 from headstart.errors import HeadstartError
+from headstart.models import load_model
 from headstart.rundir import load_run
 
 SIDE_FOLDERS = {"transfer": "model", "baseline": "baseline", "stack": "stack"}
@@ -23,13 +24,8 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
     if side not in SIDE_FOLDERS:
         raise HeadstartError(f"unknown side {side!r}; choose {', '.join(SIDE_FOLDERS)}")
     folder = Path(run_dir) / SIDE_FOLDERS[side]
-    if metrics.get("kind") == "multitask":
-        import headstart.multitask.model
-    if side == "stack":
-        import headstart.stacking  # noqa: F401  (registers the "stack" model kind)
-
-        if not folder.exists():
-            raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
+    if side == "stack" and not folder.exists():
+        raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
     return load_model(folder), config, metrics
 
 

@@ -83,9 +83,10 @@ FIT_ARGS: dict[str, str] = {
 }
 
 
-def fit_command(strategy: str, data: str = "DATA") -> str:
+def fit_command(strategy: str, data: str = "DATA", *, backbone: str | None = None) -> str:
     """The `headstart fit` command line that runs an advised approach."""
-    return f"headstart fit {data} {FIT_ARGS.get(strategy, f'--strategy {strategy}')}"
+    pick = f" --backbone {backbone}" if backbone else ""
+    return f"headstart fit {data}{pick} {FIT_ARGS.get(strategy, f'--strategy {strategy}')}"
 
 
 SIMILARITIES: tuple[str, ...] = ("low", "medium", "high")

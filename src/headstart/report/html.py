@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from headstart.report import plots
+import headstart.report.plots as plots
 from headstart.report.arms import arms_section
 from headstart.report.multitask import multitask_section
 

@@ -60,7 +60,7 @@ def register_strategy(name: str, description: str, options: Sequence[str] = ()) 
 
 def check_options(strategy: str | None, options: dict[str, Any]) -> None:
     """HeadstartError for an option the strategy does not read (``None``: any strategy's keys, for ``auto``)."""
-    allowed = OPTION_KEYS[strategy] if strategy else frozenset().union(*OPTION_KEYS.values())
+    allowed = OPTION_KEYS.get(strategy, COMMON_OPTIONS) if strategy else frozenset().union(*OPTION_KEYS.values())
     unknown = sorted(k for k, v in options.items() if v is not None and k not in allowed)
     if unknown:
         which = f"strategy {strategy}" if strategy else "any strategy"
