@@ -23,7 +23,9 @@ import numpy as np
 
 from headstart.backbones import load_backbone
 from headstart.baselines import fit_baseline
+from headstart.baselines.prior import MajorityClass
 from headstart.data import Splits, make_splits
+from headstart.errors import HeadstartError
 from headstart.evaluation.compare import Arm, Comparison, arm_summary, judge_all, reference_arms
 from headstart.features import default_image_size
 from headstart.multitask.data import MultiLabeledData
@@ -91,6 +93,19 @@ class MultitaskResult:
         }
 
 
+def check_task_splits(mdata: MultiLabeledData, splits: Splits) -> None:
+    """Every task needs labeled items in train (two classes) and in test; say which one does not."""
+    for t in mdata.tasks.values():
+        n_test = int(t.mask[splits.test].sum())
+        train = t.y[splits.train][t.mask[splits.train]]
+        if n_test == 0 or len(np.unique(train)) < 2:
+            raise HeadstartError(
+                f"{mdata.data.source}: task {t.name!r} has {len(train)} labeled training items "
+                f"({len(np.unique(train))} classes) and {n_test} labeled test items after the split; it needs "
+                "two classes in training and at least one test item: add labels, raise --labels-per-class, or drop it"
+            )
+
+
 def _take(items: Any, idx: np.ndarray) -> Any:
     return items[idx] if isinstance(items, np.ndarray) else [items[i] for i in idx]
 
@@ -114,6 +129,7 @@ def fit_multitask(mdata: MultiLabeledData, cfg: MultitaskConfig, *, echo: Any = 
     names = mdata.names
     tasks = {n: mdata.tasks[n].classes for n in names}
     Y = mdata.Y()
+    check_task_splits(mdata, splits)
     spec = FitSpec(
         backbone, cfg.strategy, data.modality, image_size, cfg.seed, cfg.weighting, cfg.gradients,
         dict(cfg.options), cfg.progress,
@@ -149,6 +165,7 @@ def fit_multitask(mdata: MultiLabeledData, cfg: MultitaskConfig, *, echo: Any = 
         single[n] = fit(plain, [j])
     scratch: dict[str, Any] = {}
     scratch_seconds: dict[str, float] = {}
+    fallback: list[str] = []
     for j, n in enumerate(names):
         say(f"[3/3] scratch baseline ({cfg.baseline}): {n}")
         tr, va = _labeled(mdata, j, splits.train), _labeled(mdata, j, splits.val)
@@ -158,13 +175,18 @@ def fit_multitask(mdata: MultiLabeledData, cfg: MultitaskConfig, *, echo: Any = 
             progress=cfg.progress, options=dict(cfg.options),
         )  # fmt: skip
         t1 = time.perf_counter()
-        scratch[n], _ = fit_baseline(cfg.baseline, task)
+        try:
+            scratch[n], _ = fit_baseline(cfg.baseline, task)
+        except (HeadstartError, ValueError) as e:  # as fit_run does: keep the run, judge against the prior
+            reason = str(e).splitlines()[0]
+            scratch[n] = MajorityClass.fit(np.concatenate([task.y_train, task.y_val]), len(tasks[n]))
+            fallback.append(f"task {n!r}: the from-scratch baseline failed ({reason}); the majority class stands in")
         scratch_seconds[n] = time.perf_counter() - t1
 
     arms, comparisons, y_test, test_idx = _arms(mdata, splits, multi, single, scratch)
     verdicts = judge_all(comparisons, arms, y_test, seed=cfg.seed)
     cost = _cost(multi, single, scratch_seconds, load_seconds, embed_seconds)
-    warnings = _warnings(verdicts, names)
+    warnings = [*fallback, *_warnings(verdicts, names)]
     return MultitaskResult(
         mdata, splits, arms, comparisons, verdicts, cost, multi, single, scratch, y_test, test_idx, warnings
     )
