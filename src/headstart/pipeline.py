@@ -369,7 +369,7 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
     write_model_card(work, config_doc, metrics, data)
     _write_report(work, metrics, config_doc, data)
     atomic_write_json(work / COMPLETE_MARKER, metrics)  # written last: its presence marks a complete run
-    for ckpt in work.glob("checkpoint*.pt"):
+    for ckpt in work.glob("checkpoint*"):  # checkpoint*.safetensors (and *.pt of older versions)
         ckpt.unlink()
     if out.exists():
         shutil.rmtree(out)

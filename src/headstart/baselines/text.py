@@ -9,7 +9,6 @@ tokens) is left out, so such texts still get a baseline instead of an "empty voc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -54,8 +53,7 @@ def usable_branches(texts: Sequence[str]) -> tuple[str, ...]:
             out.append(name)
     if not out:
         raise HeadstartError(
-            "TF-IDF baseline: the texts contain no words and no characters to count (all empty?); "
-            "check the text column"
+            "TF-IDF baseline: the texts contain no words and no characters to count (all empty?); check the text column"
         )
     return tuple(out)
 
@@ -169,4 +167,5 @@ class TfidfLogReg:
             )
         lr.coef_, lr.intercept_, lr.classes_ = coef.astype(np.float64), intercept.astype(np.float64), classes
         lr.n_features_in_ = width
-        return cls(pipe, int(m["n_classes"]), float(m["C"]), optional_float(m.get("cv_accuracy")), m.get("class_weight"))
+        cv_accuracy = optional_float(m.get("cv_accuracy"))
+        return cls(pipe, int(m["n_classes"]), float(m["C"]), cv_accuracy, m.get("class_weight"))
