@@ -8,7 +8,6 @@ folder's checkpoints.
 
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 import time
@@ -20,13 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from headstart.artifacts import FittedModel, load_model
+from headstart.artifacts import FittedModel, load_model, read_json
 from headstart.backbones import check_license, get_spec
 from headstart.baselines import fit_baseline
 from headstart.data import LabeledData, Splits, load_data, make_splits
 from headstart.errors import HeadstartError
 from headstart.evaluation import classification_summary, paired_bootstrap_verdict
 from headstart.features import default_image_size
+from headstart.integrity import require_listed, verify_manifest, write_manifest
 from headstart.io import atomic_write_json, atomic_write_text
 from headstart.strategies import TransferTask, get_strategy
 
@@ -371,6 +371,7 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
     atomic_write_json(work / COMPLETE_MARKER, metrics)  # written last: its presence marks a complete run
     for ckpt in work.glob("checkpoint*"):  # checkpoint*.safetensors (and *.pt of older versions)
         ckpt.unlink()
+    write_manifest(work)  # sha256 of every artifact: predict/export/report refuse edited files
     if out.exists():
         shutil.rmtree(out)
     work.rename(out)
@@ -443,7 +444,8 @@ def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise HeadstartError(f"{run}: no such run directory{hint}")
     if not (run / COMPLETE_MARKER).exists() or not (run / "config.json").exists():
         raise HeadstartError(f"{run} is not a complete headstart run (no {COMPLETE_MARKER}); re-run `headstart fit`")
-    return json.loads((run / "config.json").read_text()), json.loads((run / COMPLETE_MARKER).read_text())
+    verify_manifest(run)
+    return read_json(run / "config.json"), read_json(run / COMPLETE_MARKER)
 
 
 def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedModel, dict[str, Any], dict[str, Any]]:
@@ -457,6 +459,7 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
 
         if not folder.exists():
             raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
+    require_listed(run_dir, folder.name)
     return load_model(folder), config, metrics
 
 

@@ -31,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from headstart.artifacts import FittedModel, load_model, read_meta, register_kind, write_meta
+from headstart.errors import HeadstartError
 from headstart.io import atomic_write_npz
 from headstart.strategies.linear_head import LinearHead, cv_folds, fit_linear_head
 
@@ -114,8 +115,13 @@ class StackedModel:
     def load(cls, folder: Path) -> StackedModel:
         meta = read_meta(folder)
         run = Path(folder).parent
-        with np.load(folder / "combiner.npz") as z:
-            head = LinearHead.from_arrays({k: z[k] for k in z.files})
+        head = LinearHead.read(folder / "combiner.npz")
+        for side in ("transfer", "baseline"):
+            if meta.get(side) not in ("model", "baseline"):
+                raise HeadstartError(
+                    f"{folder / 'meta.json'}: {side!r} must name the run's model or baseline folder, got "
+                    f"{meta.get(side)!r}; re-run `headstart fit ... --ship stack`"
+                )
         info = {k: v for k, v in meta.items() if k not in ("kind", "transfer", "baseline")}
         return cls(load_model(run / meta["transfer"]), load_model(run / meta["baseline"]), head, info)
 
