@@ -413,6 +413,7 @@ def data_warnings(data: LabeledData, splits: Splits) -> list[str]:
         out.append(f"labeled classes are imbalanced ({ratio:.1f}:1); consider --loss weighted or --loss focal")
     if data.skipped:
         out.append(f"{len(data.skipped)} unreadable items were skipped (listed in metrics.json data.skipped)")
+    out.extend(data.warnings)  # what loading noticed (conflicting duplicate labels, ...)
     return out
 
 
