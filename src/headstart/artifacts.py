@@ -1,10 +1,10 @@
 """Saving and loading fitted models without pickled code where it matters.
 
 Every fitted model (transfer or baseline) is a class with a ``kind`` string, ``save(folder)`` and
-``load(folder)``; ``meta.json`` in the folder names the kind, so ``load_model`` needs no other context.
-Network weights go to safetensors, other arrays to npz (read with ``allow_pickle=False``), and everything
-else to JSON: nothing read from a model folder can execute code (no pickle, no joblib). Scikit-learn
-models are stored as their fitted numbers (vocabulary, idf, coefficients) and rebuilt on load.
+``load(folder)``; ``meta.json`` in the folder names the kind, so ``headstart.models.load_model`` needs no other
+context. Network weights go to safetensors, other arrays to npz (read with ``allow_pickle=False``), and
+everything else to JSON: nothing read from a model folder can execute code (no pickle, no joblib).
+Scikit-learn models are stored as their fitted numbers (vocabulary, idf, coefficients) and rebuilt on load.
 """
 
 from __future__ import annotations
@@ -94,13 +94,9 @@ def optional_float(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def load_model(folder: Path) -> FittedModel:
-    meta = read_meta(folder)
-    # Import the families so their kinds are registered.
-    import headstart.baselines
-    import headstart.strategies  # noqa: F401
-
-    kind = meta["kind"]
+def model_class(folder: Path, meta: dict[str, Any]) -> type:
+    """The registered class of a saved model folder (its families must have been imported)."""
+    kind = meta.get("kind")
     if kind not in _KINDS:
         raise HeadstartError(f"{folder}/meta.json: unknown model kind {kind!r}; upgrade headstart")
-    return _KINDS[kind].load(folder)  # type: ignore[no-any-return]
+    return _KINDS[kind]
