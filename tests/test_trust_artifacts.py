@@ -15,12 +15,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from headstart.artifacts import load_model
 from headstart.baselines.text import TfidfLogReg
 from headstart.cli import app
 from headstart.data import load_data, make_splits
 from headstart.errors import HeadstartError
 from headstart.io import atomic_write_json, atomic_write_npz
+from headstart.models import load_model
 from headstart.pipeline import FitConfig, fit_run, predict_run
 from headstart.strategies.linear_head import LinearHead
 from headstart.training.checkpoint import load_checkpoint, save_checkpoint
