@@ -17,7 +17,8 @@ class LabeledData:
     ``items`` is a list of texts, a list of image paths, or a uint8 image array (N,H,W) or (N,H,W,C).
     ``y`` holds int64 codes into ``classes`` (sorted as strings). ``ids`` locate each item for messages
     ("reviews.csv:row 17"). ``groups`` maps an audit column name to raw per-item values. ``skipped`` lists
-    ``{"id", "reason"}`` for items dropped with ``on_bad_item="skip"``.
+    ``{"id", "reason"}`` for items dropped with ``on_bad_item="skip"``; ``warnings`` what loading noticed but
+    accepted (fit shows them).
     """
 
     items: list[str] | np.ndarray
@@ -29,6 +30,7 @@ class LabeledData:
     ids: list[str]
     groups: dict[str, np.ndarray] = field(default_factory=dict)
     skipped: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # found while loading (e.g. conflicting duplicates)
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=np.int64)
@@ -73,6 +75,7 @@ class LabeledData:
             ids=[self.ids[i] for i in idx],
             groups={k: np.asarray(v)[idx] for k, v in self.groups.items()},
             skipped=list(self.skipped),
+            warnings=list(self.warnings),
         )
 
     def labels(self) -> list[str]:

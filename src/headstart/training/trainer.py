@@ -14,7 +14,6 @@ arrays and a transformer fine-tuned on raw texts.
 from __future__ import annotations
 
 import copy
-import io
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -26,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from headstart.io import atomic_write_bytes
 from headstart.progress import progress_bar
+from headstart.training.checkpoint import load_checkpoint, save_checkpoint
 from headstart.training.ddp import DistInfo, all_reduce_sum, dist_info, shard
 from headstart.training.losses import make_loss
 
@@ -228,12 +227,6 @@ def predict_proba(
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def _checkpoint_bytes(obj: dict[str, Any]) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
 def train(
     model: nn.Module,
     train_items: Sequence[Any],
@@ -290,7 +283,7 @@ def train(
     start_epoch = 0
 
     if resume and checkpoint_path is not None and checkpoint_path.exists():
-        ckpt = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        ckpt = load_checkpoint(checkpoint_path)  # safetensors + JSON: nothing in it can run code
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -378,23 +371,21 @@ def train(
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
         if checkpoint_path is not None and info.is_main:
-            atomic_write_bytes(
+            save_checkpoint(
                 checkpoint_path,
-                _checkpoint_bytes(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict() if scaler is not None else None,
-                        "generator": generator.get_state(),
-                        "rng": _rng_state(),
-                        "best_state": best_state,
-                        "bad_epochs": bad_epochs,
-                        "epoch": epoch,
-                        "result": asdict(result),
-                        "config": config.to_dict(),
-                    }
-                ),
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict() if scaler is not None else None,
+                    "generator": generator.get_state(),
+                    "rng": _rng_state(),
+                    "best_state": best_state,
+                    "bad_epochs": bad_epochs,
+                    "epoch": epoch,
+                    "result": asdict(result),
+                    "config": config.to_dict(),
+                },
             )
     if best_state is not None:
         model.load_state_dict(best_state)
