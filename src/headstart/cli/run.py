@@ -65,6 +65,10 @@ def print_result(result: Any) -> None:
             f"baseline {a['baseline']['max_gap']:.3f} ({a['change']})",
             highlight=False,
         )
+        if a.get("largest_error_rate_gap"):
+            from headstart.evaluation.audit import error_rate_sentence
+
+            console.print(f"audit {col}: {error_rate_sentence(a['largest_error_rate_gap'])}", highlight=False)
     if "variance" in m:
         va = m["variance"]
         console.print(
