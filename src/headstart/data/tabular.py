@@ -152,6 +152,13 @@ def rows_from_columns(columns: dict[str, list[Any]], keep: Sequence[int]) -> lis
     return [{c: columns[c][i] for c in names} for i in keep]
 
 
+def as_rows(items: Any) -> list[dict[str, Any]]:
+    """Row dicts from a list of dicts or a pandas DataFrame."""
+    if isinstance(items, pd.DataFrame):
+        return [{str(k): _clean(v) for k, v in r.items()} for r in items.to_dict("records")]
+    return list(items)
+
+
 def rows_to_frame(rows: Sequence[dict[str, Any]] | pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """A DataFrame with exactly ``columns`` (missing keys become None) from row dicts or a DataFrame."""
     if isinstance(rows, pd.DataFrame):
