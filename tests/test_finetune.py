@@ -127,7 +127,7 @@ def test_choose_auto_rule(digits: LabeledData) -> None:
 
 
 def test_partial_is_deterministic_and_roundtrips(digits: LabeledData, tmp_path: Path) -> None:
-    from headstart.artifacts import load_model
+    from headstart.models import load_model
 
     task, test = _digits_task(digits)
     a = get_strategy("partial")(task)
@@ -144,7 +144,7 @@ def test_partial_is_deterministic_and_roundtrips(digits: LabeledData, tmp_path: 
 
 
 def test_lora_saves_adapter_only(digits: LabeledData, tmp_path: Path) -> None:
-    from headstart.artifacts import load_model
+    from headstart.models import load_model
 
     task, test = _digits_task(digits)
     m = get_strategy("lora")(task)

@@ -1,13 +1,23 @@
 """Transfer strategies by name. Importing this package registers every built-in strategy."""
 
 from headstart.strategies import contrastive, finetune, linear_probe, ridge_probe, row_text
-from headstart.strategies.base import DESCRIPTIONS, STRATEGIES, TransferTask, get_strategy, register_strategy
+from headstart.strategies.base import (
+    DESCRIPTIONS,
+    OPTION_KEYS,
+    STRATEGIES,
+    TransferTask,
+    check_options,
+    get_strategy,
+    register_strategy,
+)
 from headstart.strategies.finetune import choose_auto
 
 __all__ = [
     "DESCRIPTIONS",
+    "OPTION_KEYS",
     "STRATEGIES",
     "TransferTask",
+    "check_options",
     "choose_auto",
     "contrastive",
     "finetune",

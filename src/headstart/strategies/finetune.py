@@ -117,6 +117,9 @@ def _hparams(task: TransferTask, strategy: str) -> dict[str, Any]:
     return hp
 
 
+FINETUNE_OPTIONS = (*default_hparams("finetune", "text"), "hflip", "from_scratch")
+
+
 # --------------------------------------------------------------------------------------------- data
 def _augment_image(item: Any, size: int, flip: bool) -> np.ndarray:
     """Random resized crop (scale 0.8-1, ratio 3/4-4/3), optional horizontal flip, rotation within +-10 deg.
@@ -493,7 +496,9 @@ def _finish(
     return fitted
 
 
-@register_strategy("partial", "new head + the top --unfreeze N block groups trained; the rest (and its BN) frozen")
+@register_strategy(
+    "partial", "new head + the top --unfreeze N block groups trained; the rest (and its BN) frozen", FINETUNE_OPTIONS
+)
 def fit_partial(task: TransferTask) -> FineTunedModel:
     hp = _hparams(task, "partial")
     model, collate = _build(task, hp)
@@ -510,7 +515,9 @@ def fit_partial(task: TransferTask) -> FineTunedModel:
     return _finish(task, model, "partial", hp, result.history, _best_val_accuracy(result))
 
 
-@register_strategy("finetune", "whole network, layer-wise LR decay from head to stem (--layer-decay), low base LR")
+@register_strategy(
+    "finetune", "whole network, layer-wise LR decay from head to stem (--layer-decay), low base LR", FINETUNE_OPTIONS
+)
 def fit_finetune(task: TransferTask) -> FineTunedModel:
     hp = _hparams(task, "finetune")
     model, collate = _build(task, hp)
@@ -526,7 +533,9 @@ def fit_finetune(task: TransferTask) -> FineTunedModel:
     return _finish(task, model, "finetune", hp, result.history, _best_val_accuracy(result))
 
 
-@register_strategy("progressive", "head first, then one more block group per stage; schedule restarts per stage")
+@register_strategy(
+    "progressive", "head first, then one more block group per stage; schedule restarts per stage", FINETUNE_OPTIONS
+)
 def fit_progressive(task: TransferTask) -> FineTunedModel:
     hp = _hparams(task, "progressive")
     model, collate = _build(task, hp)
@@ -563,7 +572,9 @@ def _lora_targets(model: EncoderClassifier) -> list[str]:
     return [n for n, m in body.named_modules() if isinstance(m, nn.Conv2d) and m.groups == 1]
 
 
-@register_strategy("lora", "low-rank adapters (peft) + new head; saves the adapter only, pinned to the base weights")
+@register_strategy(
+    "lora", "low-rank adapters (peft) + new head; saves the adapter only, pinned to the base weights", FINETUNE_OPTIONS
+)
 def fit_lora(task: TransferTask) -> FineTunedModel:
     from peft import LoraConfig, get_peft_model
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from headstart.artifacts import FittedModel, load_model, read_meta, register_kind, write_meta
+from headstart.artifacts import FittedModel, model_class, read_meta, register_kind, write_meta
 from headstart.data.tabular import as_rows, serialize_row
 from headstart.strategies.base import StrategyFn, TransferTask, get_strategy
 
@@ -62,8 +62,8 @@ class RowTextModel:
 
     @classmethod
     def load(cls, folder: Path) -> RowTextModel:
-        meta = read_meta(folder)
-        return cls(load_model(folder / meta["inner"]))
+        sub = folder / "text"  # fixed name: never follow a path written into meta.json
+        return cls(model_class(sub, read_meta(sub)).load(sub))
 
 
 def text_task(task: TransferTask) -> TransferTask:
