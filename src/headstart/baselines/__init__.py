@@ -83,15 +83,24 @@ def _fit_one(kind: str, task: TransferTask, geometry: tuple[int, bool] | None) -
     raise HeadstartError(f"unknown baseline {kind!r}; choose one of: {', '.join(CHOICES)}")
 
 
-def check_baseline(kind: str, modality: str) -> tuple[str, ...]:
-    """The baseline kinds ``kind`` stands for on ``modality``; HeadstartError when it does not fit the data."""
+def check_baseline(kind: str, modality: str, target: str = "classification") -> tuple[str, ...]:
+    """The baseline kinds ``kind`` stands for on ``modality`` and ``target`` (classification | regression);
+    HeadstartError when it does not fit the data."""
     if kind not in CHOICES:
         raise HeadstartError(f"unknown baseline {kind!r}; choose one of: {', '.join(CHOICES)}")
-    kinds = BASELINES[modality] if kind == "auto" else (kind,)
-    if modality == "text" and any(k in ("pixel-logreg", "small-cnn") for k in kinds):
-        raise HeadstartError(f"--baseline {kind} is for images; this data is text (use tfidf or random-init)")
-    if modality == "image" and "tfidf" in kinds:
-        raise HeadstartError("--baseline tfidf is for text; this data is images")
+    regression = target == "regression"
+    kinds = (REGRESSION_BASELINES if regression else BASELINES)[modality] if kind == "auto" else (kind,)
+    for k in kinds:
+        if MODALITY_OF.get(k, modality) != modality:
+            fits = ", ".join(b for b, m in MODALITY_OF.items() if m == modality)
+            raise HeadstartError(f"--baseline {k} is for {MODALITY_OF[k]} data; this data is {modality} (use {fits})")
+    if modality == "tabular" and "random-init" in kinds:
+        raise HeadstartError(
+            "--baseline random-init is for text and images; on a table use auto, trees or tabular-linear"
+        )
+    if regression and any(k in ("tfidf", "pixel-logreg", "small-cnn", "random-init") for k in kinds):
+        fits = ", ".join(REGRESSION_BASELINES[modality])
+        raise HeadstartError(f"--baseline {kind} classifies; this is a regression task (use auto or {fits})")
     return kinds
 
 
@@ -101,27 +110,7 @@ def fit_baseline(kind: str, task: TransferTask) -> tuple[FittedModel, dict[str, 
     Returns the chosen model and ``{"candidates": {name: val_accuracy}, "timings": {name: seconds}}``
     (for regression the candidates' scores are minus their validation MAE: higher is still better).
     """
-<<<<<<< HEAD
-    if kind not in CHOICES:
-        raise HeadstartError(f"unknown baseline {kind!r}; choose one of: {', '.join(CHOICES)}")
-    regression = task.target == "regression"
-    kinds = (REGRESSION_BASELINES if regression else BASELINES)[task.modality] if kind == "auto" else (kind,)
-    for k in kinds:
-        if MODALITY_OF.get(k, task.modality) != task.modality:
-            fits = ", ".join(b for b, m in MODALITY_OF.items() if m == task.modality)
-            raise HeadstartError(
-                f"--baseline {k} is for {MODALITY_OF[k]} data; this data is {task.modality} (use {fits})"
-            )
-    if task.modality == "tabular" and "random-init" in kinds:
-        raise HeadstartError(
-            "--baseline random-init is for text and images; on a table use auto, trees or tabular-linear"
-        )
-    if regression and any(k in ("tfidf", "pixel-logreg", "small-cnn", "random-init") for k in kinds):
-        fits = ", ".join(REGRESSION_BASELINES[task.modality])
-        raise HeadstartError(f"--baseline {kind} classifies; this is a regression task (use auto or {fits})")
-=======
-    kinds = check_baseline(kind, task.modality)
->>>>>>> main
+    kinds = check_baseline(kind, task.modality, task.target)
     geometry = baseline_geometry(task.train_items) if task.modality == "image" else None
     fitted: dict[str, FittedModel] = {}
     report: dict[str, Any] = {"candidates": {}, "timings": {}}
