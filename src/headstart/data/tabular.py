@@ -113,14 +113,16 @@ def _date_parts(name: str, values: list[Any], where: str) -> dict[str, list[Any]
 
 def type_columns(
     df: pd.DataFrame, *, where: str, text_column: str | None = None
-) -> tuple[dict[str, list[Any]], dict[str, str], dict[str, str]]:
-    """Typed feature columns: (values by column, kind by column, dropped column -> reason).
+) -> tuple[dict[str, list[Any]], dict[str, str], dict[str, str], dict[str, str]]:
+    """Typed feature columns: (values by column, kind by column, dropped column -> reason, date part ->
+    source column).
 
     Raises a one-line HeadstartError naming a column that is empty in every row or holds one constant value.
     """
     columns: dict[str, list[Any]] = {}
     kinds: dict[str, str] = {}
     dropped: dict[str, str] = {}
+    dates: dict[str, str] = {}
     for name in df.columns:
         values = [_clean(v) for v in df[name].tolist()]
         present = [v for v in values if v is not None]
@@ -138,12 +140,12 @@ def type_columns(
         if kind == "date":
             for part, vals in _date_parts(str(name), values, where).items():
                 if len({v for v in vals if v is not None}) > 1:
-                    columns[part], kinds[part] = vals, "numeric"
+                    columns[part], kinds[part], dates[part] = vals, "numeric", str(name)
             continue
         columns[str(name)], kinds[str(name)] = converted, kind
     if not columns:
         raise HeadstartError(f"{where}: no usable feature columns left ({', '.join(dropped)} dropped); add features")
-    return columns, kinds, dropped
+    return columns, kinds, dropped, dates
 
 
 def rows_from_columns(columns: dict[str, list[Any]], keep: Sequence[int]) -> list[dict[str, Any]]:
@@ -215,9 +217,9 @@ def table_to_labeled(
         raise HeadstartError(f"{where}: no row has a label in column {label_column!r}; fill in the labels")
     features = df.drop(columns=[label_column, *group_columns, *[c for c in exclude if c in df.columns]])
     features = features.iloc[keep].reset_index(drop=True)
-    columns, kinds, dropped = type_columns(features, where=where, text_column=text_column)
+    columns, kinds, dropped, dates = type_columns(features, where=where, text_column=text_column)
     groups = {g: np.asarray(df[g].to_numpy(dtype=object)[keep], dtype=object) for g in group_columns}
-    table = {"columns": kinds, "dropped": dropped, "text_column": text_column}
+    table = {"columns": kinds, "dropped": dropped, "dates": dates, "text_column": text_column}
     common: dict[str, Any] = {
         "items": rows_from_columns(columns, range(len(keep))),
         "modality": "tabular",
@@ -248,3 +250,79 @@ def _label_text(value: Any) -> str:
 def table_warnings(data: LabeledData) -> list[str]:
     """One line per dropped column (id-like columns), for the run's warnings."""
     return [f"{data.source}: column {c!r} {why}" for c, why in data.table.get("dropped", {}).items()]
+
+
+def _convert(kind: str, value: Any) -> Any:
+    v = _clean(value)
+    if v is None:
+        return None
+    if kind == "numeric":
+        return _as_float(v)
+    if kind == "boolean":
+        return BOOLEAN.get(str(v).lower(), _as_float(v))
+    return str(v)
+
+
+def prediction_rows(df: pd.DataFrame, table: dict[str, Any], *, where: str) -> list[dict[str, Any]]:
+    """Rows of new data typed by the training schema ``table`` (data.table / metrics["data"]["table"]):
+    the same kinds, date parts and missing tokens as at fit time; extra columns are ignored."""
+    kinds: dict[str, str] = table.get("columns", {})
+    dates: dict[str, str] = table.get("dates", {})
+    converted: dict[str, list[Any]] = {}
+    for name, kind in kinds.items():
+        source = dates.get(name, name)
+        if source not in df.columns:
+            raise HeadstartError(f"{where}: no column {source!r}, which the model was trained on; add it")
+        if name in dates:
+            part = name[len(source) + 1 :]
+            values = [_clean(v) for v in df[source].tolist()]
+            parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed")
+            converted[name] = [None if pd.isna(t) else float(getattr(t, part)) for t in parsed]
+        else:
+            converted[name] = [_convert(kind, v) for v in df[source].tolist()]
+    return rows_from_columns(converted, range(len(df)))
+
+
+def load_prediction_table(source: str, table: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], Any]:
+    """(ids, typed rows, raw DataFrame) of a CSV/TSV/JSONL/Parquet file of new rows (or builtin:NAME)."""
+    from pathlib import Path
+
+    from headstart.data.unlabeled import TABLE_READERS, _line_ids, _read_table
+
+    if source.startswith("builtin:"):
+        from headstart.data.loaders import load_data
+
+        data = load_data(source)
+        return list(data.ids), list(data.items), None
+    path = Path(source)
+    if not path.is_file() or path.suffix.lower() not in TABLE_READERS:
+        raise HeadstartError(f"{source}: give a .csv, .tsv, .jsonl or .parquet file of rows to predict")
+    df = _read_table(path)
+    return _line_ids(path, len(df)), prediction_rows(df, table, where=source), df
+
+
+def table_summary(data: LabeledData, splits: Any) -> dict[str, Any]:
+    """metrics.json ``data`` for a table or a regression target (the schema ``predict`` needs included)."""
+    labeled = np.concatenate([splits.train, splits.val])
+    out: dict[str, Any] = {
+        "source": data.source,
+        "provenance": data.provenance,
+        "modality": data.modality,
+        "task": data.task,
+        "classes": data.classes,
+        "split_sizes": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+        "n_items": len(data.y),
+        "skipped": data.skipped,
+        "table": data.table,
+    }
+    if data.task == "regression":
+        y = data.y
+        out["target"] = {"mean": float(y.mean()), "std": float(y.std()), "min": float(y.min()), "max": float(y.max())}
+        out.update({"class_counts": {}, "labeled_class_counts": {}, "imbalance_ratio": 1.0})
+        return out
+    counts = np.bincount(data.y, minlength=len(data.classes))
+    lab = np.bincount(data.y[labeled], minlength=len(data.classes))
+    out["class_counts"] = {c: int(n) for c, n in zip(data.classes, counts, strict=True)}
+    out["labeled_class_counts"] = {c: int(n) for c, n in zip(data.classes, lab, strict=True)}
+    out["imbalance_ratio"] = float(counts.max() / max(1, counts.min()))
+    return out
