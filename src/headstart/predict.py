@@ -45,7 +45,7 @@ def predict_run(
     modality = metrics["data"]["modality"]
     classes = np.array(metrics["data"]["classes"])
     if modality == "tabular":
-        from headstart.data.tabular import load_prediction_table
+        from headstart.data.table_rows import load_prediction_table
 
         ids, items, table = load_prediction_table(source, metrics["data"].get("table", {}))
     else:

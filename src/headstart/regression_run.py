@@ -119,3 +119,53 @@ def predict_frame(model: Any, ids: list[str], items: Any) -> pd.DataFrame:
     pred = np.asarray(model.predict(items), dtype=np.float64)
     hw = _halfwidth(model)
     return pd.DataFrame({"id": ids, "prediction": pred, "lower": pred - hw, "upper": pred + hw})
+
+
+def _g(x: Any) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if not np.isfinite(v) else f"{v:.4g}"
+
+
+def render_regression_card(config: dict[str, Any], metrics: dict[str, Any], provenance: str) -> str:
+    t, b, v = metrics["transfer"], metrics["baseline"], metrics["verdict"]
+    shipped = metrics.get("shipped", {"side": "transfer", "reason": ""})
+    sm = b if shipped["side"] == "baseline" else t
+    rows = "\n".join(
+        f"| {k}: {m['name']} | {_g(m['mae'])} | {_g(m['rmse'])} | {_g(m['r2'])} | {_g(m['spearman'])} "
+        f"| ±{_g(m.get('interval', {}).get('halfwidth'))} |"
+        for k, m in (("transfer", t), ("baseline", b))
+    )
+    return f"""---
+library_name: headstart
+tags: [headstart, {metrics["data"]["modality"]}-regression]
+datasets: [{metrics["data"]["source"]}]
+metrics: [mae, rmse, r2]
+---
+
+# {sm["name"]} (regression)
+
+Trained with headstart. **Verdict: {v["label"]}.** {v["sentence"]}
+
+Shipped model: **{shipped["side"]}** ({sm["name"]}) — {shipped["reason"]}.
+
+## Training data
+
+Source: `{metrics["data"]["source"]}` — {provenance}. Splits (stratified by target quintile, seed
+{config["seed"]}): {metrics["data"]["split_sizes"]}.
+
+## Evaluation (held-out test split)
+
+| model | MAE | RMSE | R² | Spearman | 90% interval |
+|---|---|---|---|---|---|
+{rows}
+
+Paired bootstrap (n={v["n_boot"]}) of MAE(baseline) − MAE(transfer): {_g(v["delta"])}, 95% CI
+[{_g(v["ci_low"])}, {_g(v["ci_high"])}] on {v["n_test"]} test examples.
+
+## Limitations and warnings
+
+{chr(10).join(f"- {w}" for w in metrics.get("warnings", [])) or "- none"}
+"""

@@ -283,24 +283,6 @@ def prediction_rows(df: pd.DataFrame, table: dict[str, Any], *, where: str) -> l
     return rows_from_columns(converted, range(len(df)))
 
 
-def load_prediction_table(source: str, table: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], Any]:
-    """(ids, typed rows, raw DataFrame) of a CSV/TSV/JSONL/Parquet file of new rows (or builtin:NAME)."""
-    from pathlib import Path
-
-    from headstart.data.unlabeled import TABLE_READERS, _line_ids, _read_table
-
-    if source.startswith("builtin:"):
-        from headstart.data.loaders import load_data
-
-        data = load_data(source)
-        return list(data.ids), list(data.items), None
-    path = Path(source)
-    if not path.is_file() or path.suffix.lower() not in TABLE_READERS:
-        raise HeadstartError(f"{source}: give a .csv, .tsv, .jsonl or .parquet file of rows to predict")
-    df = _read_table(path)
-    return _line_ids(path, len(df)), prediction_rows(df, table, where=source), df
-
-
 def table_summary(data: LabeledData, splits: Any) -> dict[str, Any]:
     """metrics.json ``data`` for a table or a regression target (the schema ``predict`` needs included)."""
     labeled = np.concatenate([splits.train, splits.val])
