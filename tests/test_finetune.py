@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 import torch
 
+from headstart.advise.auto import choose_auto
 from headstart.data import load_data, make_splits
 from headstart.data.dataset import LabeledData
 from headstart.evaluation.cka import linear_cka
-from headstart.strategies import TransferTask, choose_auto, get_strategy
+from headstart.strategies import TransferTask, get_strategy
 from headstart.training.ddp import DistInfo, all_reduce_sum, shard
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ def backbones(
     modality: Annotated[str | None, typer.Option(help="text or image")] = None,
 ) -> None:
     """The backbone registry: name, modality, size, license, pinned weights sha256, installed?"""
-    from headstart.backbones import list_specs
+    from headstart.backbones import is_installed, list_specs
 
     specs = list_specs(modality)
     table = Table(title="headstart backbones")
@@ -31,7 +31,7 @@ def backbones(
     table.add_column("installed", no_wrap=True)
     for s in specs:
         table.add_row(
-            s.name, s.modality, f"{s.params_m:.1f}M", str(s.embed_dim), s.license, "yes" if s.is_installed() else "no"
+            s.name, s.modality, f"{s.params_m:.1f}M", str(s.embed_dim), s.license, "yes" if is_installed(s) else "no"
         )
     console.print(table)
     for s in specs:

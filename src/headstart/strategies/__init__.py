@@ -10,7 +10,6 @@ from headstart.strategies.base import (
     get_strategy,
     register_strategy,
 )
-from headstart.strategies.finetune import choose_auto
 
 __all__ = [
     "DESCRIPTIONS",
@@ -18,7 +17,6 @@ __all__ = [
     "STRATEGIES",
     "TransferTask",
     "check_options",
-    "choose_auto",
     "contrastive",
     "finetune",
     "get_strategy",
