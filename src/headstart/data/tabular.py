@@ -31,7 +31,7 @@ from headstart.errors import HeadstartError
 KINDS = ("numeric", "boolean", "categorical", "text")
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "?", "nat"})
 BOOLEAN = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "t": 1.0, "f": 0.0, "y": 1.0, "n": 0.0}
-DATE_PARTS = ("year", "month", "dayofweek")
+DATE_PARTS = {"year": "year", "month": "month", "dayofweek": "day_of_week"}  # column suffix -> Timestamp field
 _DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?$|^\d{1,2}/\d{1,2}/\d{4}$")
 _ID_NAME = re.compile(r"(^|_|\b)(id|uuid|key|index|idx)$", re.IGNORECASE)
 MIN_ROWS_FOR_ID = 10
@@ -277,7 +277,7 @@ def prediction_rows(df: pd.DataFrame, table: dict[str, Any], *, where: str) -> l
             part = name[len(source) + 1 :]
             values = [_clean(v) for v in df[source].tolist()]
             parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed")
-            converted[name] = [None if pd.isna(t) else float(getattr(t, part)) for t in parsed]
+            converted[name] = [None if pd.isna(t) else float(getattr(t, DATE_PARTS[part])) for t in parsed]
         else:
             converted[name] = [_convert(kind, v) for v in df[source].tolist()]
     return rows_from_columns(converted, range(len(df)))
