@@ -110,3 +110,18 @@ def test_trees_beat_the_text_probe_on_breast_cancer(tmp_path: Path) -> None:
     out = predict_run(result.out, str(tmp_path / "new.csv"))
     run_pred = pd.read_csv(result.out / "predictions.csv").set_index("id").loc[[result.data.ids[i] for i in test_ids]]
     assert list(out["prediction"]) == list(run_pred["prediction"])
+
+
+def test_advisor_expects_trees_on_tables_unless_text_in_row() -> None:
+    from headstart.advise import advise
+    from headstart.advise.rubric import DATA_BANDS
+    from headstart.advise.tabular_rubric import TABULAR_RUBRIC
+
+    for band, *_ in DATA_BANDS:
+        for text in (False, True):
+            assert sum(band in r.bands and r.text_in_row == text for r in TABULAR_RUBRIC) == 1
+    for n in (10, 100, 1000, 10000):
+        adv = advise(n, "high", "cpu", table=True)
+        assert adv.strategy == "scratch" and "--ship baseline" in adv.next_command
+    adv = advise(20, "low", "cpu", table=True, text_in_row=True)
+    assert adv.strategy == "linear-probe" and adv.next_command.endswith("--ship stack")
