@@ -69,7 +69,8 @@ class TreeEnsemble:
             cat = self.is_categorical[node] & ~nan
             if cat.any():
                 code = np.where(cat, x, 0).astype(np.int64)
-                word = self.bitsets[self.bitset_idx[node], np.clip(code // 32, 0, 7)]
+                which = np.where(cat, self.bitset_idx[node], 0)  # numeric nodes carry no valid bitset index
+                word = self.bitsets[which, np.clip(code // 32, 0, 7)]
                 in_set = ((word >> (code % 32).astype(np.uint32)) & 1).astype(bool)
                 go_left = np.where(cat, in_set & (code >= 0) & (code < 256), go_left)
             node = np.where(leaf, node, np.where(go_left, self.left[node], self.right[node]))
