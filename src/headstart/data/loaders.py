@@ -205,15 +205,16 @@ def _load_table(
     df.columns = pd.Index(columns)
     if len(df) == 0:
         raise HeadstartError(f"{display}: no data rows (only a header); add labeled rows")
-    lcol = _pick_column(columns, label_column, "label", "--label-column", display)
     if modality == "tabular" or (modality is None and text_column is None and "text" not in columns):
         from headstart.data.tabular import table_to_labeled
 
+        lcol = _pick_column(columns, label_column, "label", "--label-column", display)
         return table_to_labeled(
             df, row_ids, label_column=lcol, where=display, provenance=f"user file {path.resolve()}", bad=bad.bad,
             skipped=bad.skipped, text_column=text_column, group_columns=group_columns, task=task,
         )  # fmt: skip
     tcol = _pick_column(columns, text_column, "text", "--text-column", display)
+    lcol = _pick_column(columns, label_column, "label", "--label-column", display)
     if tcol == lcol:
         raise HeadstartError(f"{display}: text and label are both column {tcol!r}; pass different columns")
     for g in group_columns:
