@@ -108,3 +108,15 @@ def test_diabetes_run_end_to_end(tmp_path: Path) -> None:
     rows.to_csv(tmp_path / "new.csv", index=False)
     out = predict_run(result.out, str(tmp_path / "new.csv"))
     np.testing.assert_allclose(out["prediction"].to_numpy(), pred["prediction"].to_numpy()[:10], rtol=1e-6)
+
+
+@pytest.mark.parametrize(("flag", "value"), [("strategy", "finetune"), ("curve", True), ("ship", "stack")])
+def test_regression_refuses_classification_only_options(tmp_path: Path, flag: str, value: Any) -> None:
+    from headstart.config import FitConfig
+    from headstart.pipeline import fit_run
+
+    cfg = FitConfig(data="builtin:diabetes", out=str(tmp_path / "run"), progress=False, **{flag: value})
+    with pytest.raises(HeadstartError) as err:
+        fit_run(cfg)
+    assert "\n" not in str(err.value) and "regression" in str(err.value)
+    assert not (tmp_path / "run").exists()

@@ -36,6 +36,11 @@ def check_regression_config(cfg: Any) -> None:
             raise HeadstartError(
                 f"{flag} is not available for regression targets yet; drop it (or use --task classification)"
             )
+    if cfg.strategy not in ("linear-probe", "auto"):
+        raise HeadstartError(
+            f"--strategy {cfg.strategy} trains a classification head; regression targets use --strategy linear-probe "
+            "(ridge on the embeddings) for now"
+        )
     if cfg.group_columns:
         raise HeadstartError("--group-column audits are classification-only for now; drop it for a regression target")
     if cfg.loss != "ce":
