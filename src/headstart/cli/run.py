@@ -50,9 +50,10 @@ def print_result(result: Any) -> None:
     for name, ref in m.get("references", {}).items():
         table.add_row(name, ref["model"], *scores(ref), "-")
     console.print(table)
+    metric = "MAE" if regression else "accuracy"
     console.print(
-        "select. = the score the shipping rule used: cv = cross-validated accuracy on train+val; "
-        "val = accuracy on the validation split; never the test split",
+        f"select. = the score the shipping rule used: cv = cross-validated {metric} on train+val; "
+        f"val = {metric} on the validation split; never the test split",
         style="dim",
         highlight=False,
     )
