@@ -19,6 +19,7 @@ from headstart.cli import app
 from headstart.data import Splits, load_data
 from headstart.errors import HeadstartError
 from headstart.export import export_model, export_run, predict_onnx
+from headstart.integrity import add_to_manifest
 from headstart.pipeline import FitConfig, fit_run, predict_run
 
 
@@ -90,6 +91,7 @@ def test_baseline_exports_pixel_logreg_cli_and_small_cnn(digits_run: Path, tmp_p
     )
     shutil.rmtree(run / "baseline")
     cnn.save(run / "baseline")
+    add_to_manifest(run, "baseline")  # a deliberate swap: record it, or the run is refused as edited
     rep = export_run(run, side="baseline", bench_items=16, repeat=1)
     assert rep["kind"] == "small-cnn" and rep["parity"]["max_abs_prob_diff"] < 1e-4
     assert rep["parity"]["label_agreement"] == 1.0

@@ -256,7 +256,7 @@ def test_text_strategies_beat_tfidf_on_rotten_tomatoes(strategy: str, tmp_path: 
     assert m["transfer"]["accuracy"] > m["baseline"]["accuracy"], (m["transfer"]["accuracy"], m["baseline"]["accuracy"])
     assert 0.0 < m["notes"]["cka"] <= 1.0
     assert "linear CKA" in (out / "MODEL_CARD.md").read_text()
-    assert not list(out.glob("checkpoint*.pt"))
+    assert not list(out.glob("checkpoint*"))
     if strategy == "lora":
         assert m["notes"]["trainable_params"]["share"] < 0.05
         assert (out / "model" / "adapter" / "adapter_model.safetensors").exists()
@@ -296,7 +296,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path: Path) -> None:
     killed = _fit("builtin:digits", killed_out, "partial", *args)
     partial = killed_out.with_name("killed.partial")
     deadline = time.time() + 300
-    while not (partial / "checkpoint.pt").exists():
+    while not (partial / "checkpoint.safetensors").exists():
         assert killed.poll() is None, killed.communicate()[0]
         assert time.time() < deadline, "no checkpoint written"
         time.sleep(0.05)

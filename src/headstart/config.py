@@ -80,6 +80,10 @@ class FitConfig:
     baseline: str = "auto"
     text_column: str | None = None
     label_column: str | None = None
+    label_columns: list[str] = field(default_factory=list)  # several: a multitask run (headstart.multitask)
+    tasks: str | None = None  # multitask builtins: task names, e.g. "fine,coarse"
+    task_weighting: str = "equal"  # multitask: equal | uncertainty | dwa
+    gradients: str = "sum"  # multitask: sum | pcgrad | upgrad
     group_columns: list[str] = field(default_factory=list)
     labels_per_class: int | None = None
     seed: int = 0

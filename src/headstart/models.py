@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import headstart.baselines
+import headstart.multitask.model
 import headstart.stacking
 import headstart.strategies  # noqa: F401  (importing the families registers their kinds)
 from headstart.artifacts import FittedModel, model_class, read_meta

@@ -14,6 +14,7 @@ import pandas as pd
 
 from headstart.data import LabeledData, Splits
 from headstart.evaluation.compare import Arm
+from headstart.integrity import write_manifest
 from headstart.io import atomic_write_json, atomic_write_text
 from headstart.rundir import COMPLETE_MARKER
 
@@ -125,3 +126,4 @@ def write_outputs(
     atomic_write_json(work / COMPLETE_MARKER, metrics)
     for ckpt in work.glob("checkpoint*"):
         ckpt.unlink()
+    write_manifest(work)  # sha256 of every artifact: predict/export/report refuse edited files

@@ -102,6 +102,13 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None = None) -
     """Fit every arm on identical splits, judge the comparisons, and write the run directory."""
     say, timer, t_start = echo or (lambda _s: None), Timer(), time.perf_counter()
     cfg.validate()
+    from headstart.multitask.run import fit_multitask_run, is_multitask, reject_multitask_flags
+
+    if is_multitask(cfg):  # several label columns: one shared model vs one per task (headstart.multitask)
+        if resume:
+            raise HeadstartError("--resume is not supported for multitask runs; start it again with --overwrite")
+        return RunResult(*fit_multitask_run(cfg, echo=echo))
+    reject_multitask_flags(cfg)
     dist = init_from_env()  # under torchrun: every rank runs the recipe, only rank 0 writes --out
     if dist.enabled and resume:
         raise HeadstartError("--resume is not supported under torchrun; resume with a single process")

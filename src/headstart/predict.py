@@ -11,6 +11,7 @@ import pandas as pd
 from headstart.artifacts import FittedModel
 from headstart.data.unlabeled import load_unlabeled
 from headstart.errors import HeadstartError
+from headstart.integrity import require_listed
 from headstart.models import load_model
 from headstart.rundir import load_run
 
@@ -26,6 +27,7 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
     folder = Path(run_dir) / SIDE_FOLDERS[side]
     if side == "stack" and not folder.exists():
         raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
+    require_listed(run_dir, folder.name)  # a model folder added after fit is refused
     return load_model(folder), config, metrics
 
 
@@ -56,11 +58,15 @@ def predict_run(
         from headstart.regression_run import predict_frame
 
         df = predict_frame(model, ids, items)
-        return _keep(df, table, source, keep_columns)
-    proba = model.predict_proba(items)
-    df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
-    for j, c in enumerate(classes):
-        df[f"p_{c}"] = proba[:, j]
+    elif hasattr(model, "predict_tasks"):  # a multitask run: one prediction column per task
+        from headstart.multitask.run import predict_tasks_frame
+
+        df = predict_tasks_frame(model, ids, items)
+    else:
+        proba = model.predict_proba(items)
+        df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
+        for j, c in enumerate(classes):
+            df[f"p_{c}"] = proba[:, j]
     return _keep(df, table, source, keep_columns)
 
 

@@ -121,8 +121,7 @@ class StackedModel:
     def load(cls, folder: Path) -> StackedModel:
         meta = read_meta(folder)
         run = Path(folder).parent
-        with np.load(folder / "combiner.npz") as z:
-            head = LinearHead.from_arrays({k: z[k] for k in z.files})
+        head = LinearHead.read(folder / "combiner.npz")
         info = {k: v for k, v in meta.items() if k not in ("kind", "transfer", "baseline")}
         sides = []
         for key, expected in (("transfer", "model"), ("baseline", "baseline")):

@@ -32,6 +32,7 @@ __all__ = [
     "ARCHITECTURES",
     "REGISTRY",
     "BackboneSpec",
+    "backbone_lineage",
     "backbone_table",
     "check_license",
     "get_spec",
@@ -348,3 +349,26 @@ def load_backbone(
     encoder.weights_sha256 = sha
     encoder.weights_path = None if spec.is_random or not files else files[0]
     return encoder.eval()
+
+
+def backbone_lineage(name: str) -> dict[str, Any]:
+    """What the model card and the report say about where a backbone's weights came from."""
+    if hub.is_hub_name(name.removesuffix(RANDOM_SUFFIX)):
+        return {
+            "name": name,
+            "license": "unknown (check the model's own card)",
+            "source_package": name.split(":", 1)[0],
+            "source_version": "",
+            "sha256": "not pinned",
+            "source_domain": "unknown",
+        }
+    spec = get_spec(name.removesuffix(RANDOM_SUFFIX))
+    return {
+        "name": name,
+        "license": spec.license,
+        "source_package": spec.source_package,
+        "source_version": spec.source_version,
+        "sha256": "random init (control)" if name.endswith(RANDOM_SUFFIX) else spec.sha256,
+        "source_domain": spec.source_domain,
+        "description": spec.description,
+    }

@@ -126,7 +126,19 @@ def fit(
         Baseline.auto
     ),
     text_column: Annotated[str | None, typer.Option(help="column holding the text (default: text)")] = None,
-    label_column: Annotated[str | None, typer.Option(help="column holding the label (default: label)")] = None,
+    label_column: Annotated[
+        list[str] | None,
+        typer.Option(help="column holding the label (default: label); repeat it for a multitask run, one per task"),
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option(help="multitask builtins: tasks to train together, e.g. fine,coarse")
+    ] = None,
+    task_weighting: Annotated[
+        str, typer.Option(help="multitask loss weights: equal, uncertainty (Kendall et al.) or dwa")
+    ] = "equal",
+    gradients: Annotated[
+        str, typer.Option(help="multitask gradient combination: sum, pcgrad or upgrad (torchjd)")
+    ] = "sum",
     modality: Annotated[
         Modality | None, typer.Option(help="tabular: feature columns (default when a table has no text column)")
     ] = None,
@@ -193,6 +205,7 @@ def fit(
             }.items()
             if v is not None
         }
+        labels = list(label_column or [])
         cfg = FitConfig(
             data=data,
             out=str(out),
@@ -200,7 +213,11 @@ def fit(
             strategy=strategy,
             baseline=baseline.value,
             text_column=text_column,
-            label_column=label_column,
+            label_column=labels[0] if len(labels) == 1 else None,
+            label_columns=labels if len(labels) > 1 else [],  # several: a multitask run
+            tasks=tasks,
+            task_weighting=task_weighting,
+            gradients=gradients,
             group_columns=list(group_column or []),
             labels_per_class=labels_per_class,
             seed=seed,
@@ -226,7 +243,12 @@ def fit(
             task=task.value,
         )
     result = fit_run(cfg, resume=resume, echo=lambda s: console.print(s, highlight=False))
-    print_result(result)
+    if "multitask" in result.metrics:
+        from headstart.cli.multitask import print_multitask
+
+        print_multitask(result)
+    else:
+        print_result(result)
 
 
 @app.command()

@@ -255,4 +255,4 @@ def ui(
             highlight=False,
         )
     console.print(f"headstart ui: http://{host}:{port}/  (runs from {runs}; Ctrl+C to stop)")
-    uvicorn.run(create_app(runs), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(runs, host=host), host=host, port=port, log_level="warning")

@@ -21,7 +21,8 @@ class LabeledData:
     ``y`` holds int64 codes into ``classes`` (sorted as strings), or with ``task="regression"`` float64
     targets (``classes`` is then empty). ``ids`` locate each item for messages
     ("reviews.csv:row 17"). ``groups`` maps an audit column name to raw per-item values. ``skipped`` lists
-    ``{"id", "reason"}`` for items dropped with ``on_bad_item="skip"``.
+    ``{"id", "reason"}`` for items dropped with ``on_bad_item="skip"``; ``warnings`` what loading noticed but
+    accepted (fit shows them).
     """
 
     items: list[Any] | np.ndarray
@@ -35,6 +36,7 @@ class LabeledData:
     skipped: list[dict] = field(default_factory=list)
     task: str = "classification"
     table: dict[str, Any] = field(default_factory=dict)  # tabular: column kinds, dropped columns, text column
+    warnings: list[str] = field(default_factory=list)  # found while loading (e.g. conflicting duplicates)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -89,6 +91,7 @@ class LabeledData:
             skipped=list(self.skipped),
             task=self.task,
             table=dict(self.table),
+            warnings=list(self.warnings),
         )
 
     def labels(self) -> list[str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pandas as pd
 from headstart.data.dataset import LabeledData
 from headstart.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_path, read_image
 from headstart.data.locate import csv_record_lines
-from headstart.data.validate import check_classes
+from headstart.data.validate import check_classes, conflicting_duplicates
 from headstart.errors import HeadstartError
 
 ON_BAD_ITEM = ("error", "skip")
@@ -42,6 +44,9 @@ class _BadItems:
         self.skipped.append({"id": item_id, "reason": reason})
 
 
+_DECIMAL = re.compile(r"[+-]?\d+\.\d*")
+
+
 def label_to_str(value: Any) -> str | None:
     """Normalize a raw label to its class name; None when missing (None, NaN, empty string)."""
     if value is None or value is pd.NA or value is pd.NaT:
@@ -50,6 +55,8 @@ def label_to_str(value: Any) -> str | None:
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, str):
         value = value.strip()
+        if _DECIMAL.fullmatch(value):  # "1.0" and "1" are one class, as they are when the column is numeric
+            return label_to_str(float(value))
         return value or None
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
@@ -90,6 +97,7 @@ def build_labeled(
     code = {c: i for i, c in enumerate(class_list)}
     y = np.fromiter((code[lab] for lab in labels), dtype=np.int64, count=len(labels))
     check_classes(y, class_list, source=source, label_source=label_source)
+    warnings = conflicting_duplicates(items, labels, ids) if modality == "text" else []
     return LabeledData(
         items=items,
         y=y,
@@ -100,6 +108,7 @@ def build_labeled(
         ids=ids,
         groups={k: np.asarray(v, dtype=object) for k, v in (groups or {}).items()},
         skipped=list(skipped or []),
+        warnings=warnings,
     )
 
 
@@ -124,6 +133,25 @@ def read_utf8(path: Path, display: str) -> str:
         ) from None
 
 
+def _refuse_duplicate_header(header: list[str], display: str) -> None:
+    seen: set[str] = set()
+    for name in (h.strip() for h in header):
+        if name in seen:
+            raise HeadstartError(
+                f"{display}: column {name!r} appears twice in the header; rename or delete one of them "
+                "(which one holds the data is ambiguous)"
+            )
+        seen.add(name)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]], display: str, lineno: int) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise HeadstartError(f"{display}:line {lineno}: key {k!r} appears twice in one object; keep one")
+    return dict(pairs)
+
+
 def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[str]]:
     """Read a text table into a DataFrame plus one locator per row."""
     if ext in (".csv", ".tsv", ".tab"):
@@ -131,6 +159,7 @@ def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[
         if not text.strip():
             raise HeadstartError(f"{display}: file is empty; add a header row and labeled rows")
         sep = "," if ext == ".csv" else "\t"
+        _refuse_duplicate_header(next(csv.reader(io.StringIO(text), delimiter=sep), []), display)
         try:
             df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
         except (pd.errors.ParserError, ValueError) as exc:
@@ -148,7 +177,7 @@ def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, object_pairs_hook=lambda pairs, n=lineno: _unique_keys(pairs, display, n))
             except json.JSONDecodeError as exc:
                 raise HeadstartError(
                     f"{display}:line {lineno}: invalid JSON ({exc.msg} at column {exc.colno}); "
@@ -230,6 +259,11 @@ def _load_table(
 
     regression = resolve_task(labels_raw, task, where=f"{display}: column {lcol!r}") == "regression"
     for i, (t, lab) in enumerate(zip(texts_raw, labels_raw, strict=True)):
+        if isinstance(t, list | tuple | dict | np.ndarray):
+            raise HeadstartError(
+                f"{row_ids[i]}: column {tcol!r} holds a {type(t).__name__}, not a text; "
+                "pass a column of strings (join the list into one text first)"
+            )
         text = _text_value(t)
         label = label_to_str(lab)
         if not text.strip():

@@ -369,7 +369,7 @@ def _train_config(task: TransferTask, hp: dict[str, Any], epochs: int) -> TrainC
 def _ckpt(task: TransferTask, stage: int | None = None) -> Path | None:
     if task.work_dir is None:
         return None
-    return Path(task.work_dir) / ("checkpoint.pt" if stage is None else f"checkpoint-stage{stage}.pt")
+    return Path(task.work_dir) / ("checkpoint.safetensors" if stage is None else f"checkpoint-stage{stage}.safetensors")
 
 
 def _build(task: TransferTask, hp: dict[str, Any]) -> tuple[EncoderClassifier, Any]:

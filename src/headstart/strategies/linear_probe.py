@@ -74,8 +74,7 @@ class LinearProbeModel:
     @classmethod
     def load(cls, folder: Path) -> LinearProbeModel:
         meta = read_meta(folder)
-        with np.load(folder / "head.npz") as z:
-            head = LinearHead.from_arrays({k: z[k] for k in z.files})
+        head = LinearHead.read(folder / "head.npz")
         return cls(meta["backbone"], head, image_size=meta.get("image_size"), weights_sha256=meta.get("weights_sha256"))
 
 
