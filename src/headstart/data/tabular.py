@@ -108,7 +108,10 @@ def _date_parts(name: str, values: list[Any], where: str) -> dict[str, list[Any]
             f"{where}: column {name!r} row {bad[0] + 1} has {values[bad[0]]!r}, not a date like the others; "
             "fix it or leave it empty"
         )
-    return {f"{name}_{part}": [None if pd.isna(t) else float(getattr(t, part)) for t in parsed] for part in DATE_PARTS}
+    return {
+        f"{name}_{part}": [None if pd.isna(t) else float(getattr(t, field)) for t in parsed]
+        for part, field in DATE_PARTS.items()
+    }
 
 
 def type_columns(

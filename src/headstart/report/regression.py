@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from headstart.report.html import CSS, _img
+from headstart.report.html import TEMPLATES
 from headstart.report.plots import BASELINE_COLOR, TRANSFER_COLOR, _figure, _style, _top_legend, to_data_uri
+from headstart.report.widgets import figure as _img
 
 SIDES = (("transfer", "transfer_prediction", TRANSFER_COLOR), ("baseline", "baseline_prediction", BASELINE_COLOR))
 
@@ -106,8 +107,9 @@ def render_regression_report(
         )
     warn = "".join(f"<li>{html.escape(w)}</li>" for w in metrics.get("warnings", [])) or "<li>none</li>"
     d = metrics["data"]
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>headstart {html.escape(name)}</title>
-<style>{CSS}</style></head><body>
+<style>{css}</style></head><body>
 <h1>{html.escape(name)}: regression on {html.escape(str(d["source"]))}</h1>
 <p><b>Verdict: {html.escape(v["label"])}.</b> {html.escape(v["sentence"])}</p>
 <p>MAE(baseline) − MAE(transfer) = {_g(v["delta"])} (95% paired bootstrap CI {_g(v["ci_low"])} to {_g(v["ci_high"])},
