@@ -179,4 +179,9 @@ verdict before use: a `negative-transfer` verdict means the pretrained backbone 
 
 
 def write_model_card(run_dir: Path, config: dict[str, Any], metrics: dict[str, Any], data: Any) -> None:
+    if metrics["data"].get("task") == "regression":
+        from headstart.regression_run import render_regression_card
+
+        atomic_write_text(run_dir / "MODEL_CARD.md", render_regression_card(config, metrics, data.provenance))
+        return
     atomic_write_text(run_dir / "MODEL_CARD.md", render_model_card(config, metrics, data.provenance))

@@ -46,10 +46,19 @@ def predict_run(
     model, config, metrics = load_shipped(run_dir, side)
     modality = metrics["data"]["modality"]
     classes = np.array(metrics["data"]["classes"])
-    ids, items, table = load_unlabeled(
-        source, modality=modality, text_column=text_column or config.get("text_column"), with_table=True
-    )
-    if hasattr(model, "predict_tasks"):  # a multitask run: one prediction column per task
+    if modality == "tabular":
+        from headstart.data.table_rows import load_prediction_table
+
+        ids, items, table = load_prediction_table(source, metrics["data"].get("table", {}))
+    else:
+        ids, items, table = load_unlabeled(
+            source, modality=modality, text_column=text_column or config.get("text_column"), with_table=True
+        )
+    if metrics["data"].get("task") == "regression":
+        from headstart.regression_run import predict_frame
+
+        df = predict_frame(model, ids, items)
+    elif hasattr(model, "predict_tasks"):  # a multitask run: one prediction column per task
         from headstart.multitask.run import predict_tasks_frame
 
         df = predict_tasks_frame(model, ids, items)
@@ -58,6 +67,10 @@ def predict_run(
         df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
         for j, c in enumerate(classes):
             df[f"p_{c}"] = proba[:, j]
+    return _keep(df, table, source, keep_columns)
+
+
+def _keep(df: pd.DataFrame, table: Any, source: str, keep_columns: list[str] | None) -> pd.DataFrame:
     if keep_columns:
         if table is None:
             raise HeadstartError(f"--keep-column works for tables only; {source} is not a table")

@@ -67,7 +67,13 @@ def oof_proba(model: Any, items: Sequence[Any], y: np.ndarray, n_classes: int, *
         return None
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     kind = getattr(model, "kind", "")
+    if kind == "row-text":  # a text model on serialized table rows: its own recipe on the row texts
+        return oof_proba(model.inner, model.texts(items), y, n_classes, seed=seed)
+    if callable(getattr(model, "oof_proba", None)):  # models that know their own refit (tabular trees)
+        return model.oof_proba(items, y, n_classes, seed=seed)  # type: ignore[no-any-return]
     with threadpool_limits(limits=1, user_api="blas"):
+        if kind == "tabular-linear":
+            return _oof_linear(model.features(items), y, n_classes, model.head.C, folds)
         if kind == "linear-probe":
             return _oof_linear(model.embed(items), y, n_classes, model.head.C, folds)
         if kind == "pixel-logreg":

@@ -70,6 +70,8 @@ def advise(
     similarity: Annotated[str | None, typer.Option(help="low, medium or high similarity to the source domain")] = None,
     compute: Annotated[str | None, typer.Option(help="cpu, single-gpu or multi-gpu (default: this machine)")] = None,
     unlabeled: Annotated[bool, typer.Option(help="unlabeled target-domain data is available")] = False,
+    table: Annotated[bool, typer.Option(help="the data is a table of feature columns (rubric only)")] = False,
+    text_in_row: Annotated[bool, typer.Option(help="with --table: a column holds free text")] = False,
     backbone: Annotated[str | None, typer.Option(help="backbone to advise for (with DATA)")] = None,
     source: Annotated[
         str | None, typer.Option(help="reference sample of the backbone's source domain (any `fit` source)")
@@ -98,7 +100,9 @@ def advise(
                 "or give a DATA source to measure them: headstart advise builtin:digits"
             )
         comp = compute or compute_band(compute_profile())
-        adv = rubric_advise(labels_per_class, similarity, comp, unlabeled_target=unlabeled)
+        adv = rubric_advise(
+            labels_per_class, similarity, comp, unlabeled_target=unlabeled, table=table, text_in_row=text_in_row
+        )
         if as_json:
             console.print_json(json.dumps(adv.to_dict()))
             return

@@ -226,12 +226,22 @@ def _load_table(
     label_column: str | None,
     group_columns: Sequence[str],
     bad: _BadItems,
+    modality: str | None = None,
+    task: str = "auto",
 ) -> LabeledData:
     df, row_ids = _read_table(path, display, ext)
     columns = [str(c) for c in df.columns]
     df.columns = pd.Index(columns)
     if len(df) == 0:
         raise HeadstartError(f"{display}: no data rows (only a header); add labeled rows")
+    if modality == "tabular" or (modality is None and text_column is None and "text" not in columns):
+        from headstart.data.tabular import table_to_labeled
+
+        lcol = _pick_column(columns, label_column, "label", "--label-column", display)
+        return table_to_labeled(
+            df, row_ids, label_column=lcol, where=display, provenance=f"user file {path.resolve()}", bad=bad.bad,
+            skipped=bad.skipped, text_column=text_column, group_columns=group_columns, task=task,
+        )  # fmt: skip
     tcol = _pick_column(columns, text_column, "text", "--text-column", display)
     lcol = _pick_column(columns, label_column, "label", "--label-column", display)
     if tcol == lcol:
@@ -245,6 +255,9 @@ def _load_table(
     keep: list[int] = []
     texts: list[str] = []
     labels: list[str] = []
+    from headstart.data.targets import resolve_task
+
+    regression = resolve_task(labels_raw, task, where=f"{display}: column {lcol!r}") == "regression"
     for i, (t, lab) in enumerate(zip(texts_raw, labels_raw, strict=True)):
         if isinstance(t, list | tuple | dict | np.ndarray):
             raise HeadstartError(
@@ -265,6 +278,11 @@ def _load_table(
     if not keep:
         raise HeadstartError(f"{display}: every row was skipped as bad ({len(bad.skipped)}); fix the file")
     groups = {g: np.asarray(df[g].to_numpy(dtype=object)[keep], dtype=object) for g in group_columns}
+    if regression:
+        return LabeledData(
+            texts, np.asarray([float(v) for v in labels]), [], "text", display, f"user file {path.resolve()}",
+            [row_ids[i] for i in keep], groups=groups, skipped=bad.skipped, task="regression",
+        )  # fmt: skip
     return build_labeled(
         texts,
         labels,
@@ -582,10 +600,16 @@ def load_data(
     label_column: str | None = None,
     group_columns: Sequence[str] = (),
     on_bad_item: str = "error",
+    modality: str | None = None,
+    task: str = "auto",
 ) -> LabeledData:
-    """Load ``builtin:NAME``, an image folder (one subfolder per class), a CSV/TSV/JSONL/Parquet text table
-    (text and label columns) or an .npz with arrays X and y. Bad items raise HeadstartError, or are
-    dropped and recorded in ``skipped`` with ``on_bad_item="skip"``."""
+    """Load ``builtin:NAME``, an image folder (one subfolder per class), a CSV/TSV/JSONL/Parquet table
+    (text and label columns, or feature columns: ``modality="tabular"``, the default when there is no text
+    column) or an .npz with arrays X and y. ``task`` is auto, classification or regression
+    (headstart.data.targets). Bad items raise HeadstartError, or are dropped and recorded in ``skipped``
+    with ``on_bad_item="skip"``."""
+    if modality not in (None, "text", "tabular", "image"):
+        raise HeadstartError(f"unknown --modality {modality!r}; choose text, image or tabular")
     bad = _BadItems(on_bad_item)
     group_columns = [group_columns] if isinstance(group_columns, str) else list(group_columns)
     display = os.fspath(source)
@@ -619,6 +643,8 @@ def load_data(
             label_column=label_column,
             group_columns=group_columns,
             bad=bad,
+            modality=modality,
+            task=task,
         )
     shown_ext = path.suffix or "(no extension)"
     raise HeadstartError(f"{display}: unsupported file type {shown_ext}; {SUPPORTED_HINT}")

@@ -76,6 +76,20 @@ NOT_EXPORTABLE: dict[str, str] = {
         "a stacked model (--ship stack) combines both sides and is not exported to ONNX; "
         "export one side with `headstart export RUN_DIR --side transfer` (or baseline)"
     ),
+    **{
+        kind: (
+            f"{what} is not exported to ONNX yet (skl2onnx is not installed here and tables/regression heads have "
+            "no exporter); serve it with `headstart predict RUN_DIR NEW.csv` (no pickle involved)"
+        )
+        for kind, what in (
+            ("tabular-trees", "the gradient-boosted trees baseline (saved as node arrays, predicted with numpy)"),
+            ("tabular-linear", "the one-hot + scaled linear table baseline"),
+            ("row-text", "a text model on table rows serialized as text"),
+            ("tfidf-ridge", "the TF-IDF + ridge regression baseline"),
+            ("pixel-ridge", "the pixel ridge regression baseline"),
+            ("ridge-probe", "a ridge (regression) probe"),
+        )
+    },
 }
 
 

@@ -1,6 +1,6 @@
 """Transfer strategies by name. Importing this package registers every built-in strategy."""
 
-from headstart.strategies import contrastive, finetune, linear_probe
+from headstart.strategies import contrastive, finetune, linear_probe, ridge_probe, row_text
 from headstart.strategies.base import (
     DESCRIPTIONS,
     OPTION_KEYS,
@@ -22,4 +22,6 @@ __all__ = [
     "get_strategy",
     "linear_probe",
     "register_strategy",
+    "ridge_probe",
+    "row_text",
 ]

@@ -79,7 +79,11 @@ class LinearProbeModel:
 
 
 @register_strategy("linear-probe", "frozen backbone, cached embeddings, logistic-regression head (C by CV)")
-def fit_linear_probe(task: TransferTask) -> LinearProbeModel:
+def fit_linear_probe(task: TransferTask) -> Any:
+    if task.target == "regression":
+        from headstart.strategies.ridge_probe import fit_ridge_probe
+
+        return fit_ridge_probe(task)
     t0 = time.perf_counter()
     encoder = load_backbone(task.backbone, image_size=task.image_size)
     task.timings["load_backbone"] = time.perf_counter() - t0
