@@ -114,27 +114,7 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None = None) -
         raise HeadstartError("--resume is not supported under torchrun; resume with a single process")
     out = Path(cfg.out) if dist.is_main else _scratch_out(cfg, dist.rank)
     RunDir.check(out, overwrite=cfg.overwrite, resume=resume)
-    with timer("load_data"):
-        data = load_data(
-            cfg.data,
-            text_column=cfg.text_column,
-            label_column=cfg.label_column,
-            group_columns=tuple(cfg.group_columns),
-            on_bad_item=cfg.on_bad_item,
-            modality=cfg.modality,
-            task=cfg.task,
-        )
-    backbone, license_warnings = resolve_backbone(cfg, data)
-    image_size = cfg.image_size or default_image_size(data, backbone)
-    splits = make_splits(
-        regression_strata(data.y) if data.task == "regression" else data.y,
-        seed=cfg.seed,
-        test_size=cfg.test_size,
-        val_size=cfg.val_size,
-        labels_per_class=cfg.labels_per_class,
-        max_test=cfg.max_test,
-        classes=data.classes,
-    )
+    data, splits, backbone, image_size, license_warnings = load_and_split(cfg, timer)
     check_studies(cfg, data, splits)
     with RunDir.open(out, overwrite=cfg.overwrite, resume=resume) as rundir:
         config_doc = write_config(rundir.work, cfg, backbone, image_size, splits)
@@ -185,6 +165,32 @@ def _scratch_out(cfg: FitConfig, rank: int) -> Path:
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix=f"headstart-rank{rank}-")) / Path(cfg.out).name
+
+
+def load_and_split(cfg: FitConfig, timer: Timer) -> tuple[LabeledData, Splits, str, int | None, list[str]]:
+    """The data, its seeded stratified splits, and the checked backbone (modality + license gate)."""
+    with timer("load_data"):
+        data = load_data(
+            cfg.data,
+            text_column=cfg.text_column,
+            label_column=cfg.label_column,
+            group_columns=tuple(cfg.group_columns),
+            on_bad_item=cfg.on_bad_item,
+            modality=cfg.modality,
+            task=cfg.task,
+        )
+    backbone, license_warnings = resolve_backbone(cfg, data)
+    image_size = cfg.image_size or default_image_size(data, backbone)
+    splits = make_splits(
+        regression_strata(data.y) if data.task == "regression" else data.y,
+        seed=cfg.seed,
+        test_size=cfg.test_size,
+        val_size=cfg.val_size,
+        labels_per_class=cfg.labels_per_class,
+        max_test=cfg.max_test,
+        classes=data.classes,
+    )
+    return data, splits, backbone, image_size, license_warnings
 
 
 def resolve_backbone(cfg: FitConfig, data: LabeledData) -> tuple[str, list[str]]:
