@@ -23,6 +23,7 @@ __all__ = ["COVERED", "MANIFEST", "add_to_manifest", "require_listed", "verify_m
 MANIFEST = "manifest.json"
 FORMAT = 1
 COVERED = ("config.json", "splits.json", "metrics.json", "model", "baseline", "stack", "export")
+OPTIONAL = ("export",)  # written by a later command; removing the WHOLE folder just means "not exported"
 _REFIT = "re-run `headstart fit` (or restore the run from its original copy)"
 
 
@@ -71,6 +72,9 @@ def verify_manifest(run_dir: str | Path) -> None:
     run = Path(run_dir)
     for rel, digest in sorted(_read(run).items()):
         path = run / rel
+        top = PurePosixPath(rel).parts[0]
+        if top in OPTIONAL and not (run / top).exists():
+            continue
         if not path.is_file():
             raise HeadstartError(f"{path}: missing, but listed in {MANIFEST}; {_REFIT}")
         if sha256_file(path) != digest:
