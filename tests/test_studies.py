@@ -208,7 +208,7 @@ def test_fit_run_writes_audit_curve_variance_and_stack(tmp_path: Path, text_csv:
     rows = {x["group"]: x for x in g["groups"]}
     assert set(rows) == {"A", "B"} and rows["A"]["n"] + rows["B"]["n"] == m["verdict"]["n_test"]
     assert rows["A"]["transfer"]["accuracy"] > rows["B"]["transfer"]["accuracy"]  # the planted gap
-    assert g["change"] in ("widened", "narrowed", "unchanged")
+    assert g["change"] in ("widened", "narrowed", "unchanged (within noise)")
     assert len(m["curve"]["points"]) == 2 and m["variance"]["k"] == 2
     assert "variance_check" in m["verdict"] and m["verdict"]["variance_check"]["n_runs"] == 2
     assert m["stack"]["combiner"]["sources"]["transfer"].startswith("out-of-fold")

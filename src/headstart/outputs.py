@@ -14,7 +14,6 @@ import pandas as pd
 
 from headstart.data import LabeledData, Splits
 from headstart.evaluation.compare import Arm
-from headstart.integrity import write_manifest
 from headstart.io import atomic_write_json, atomic_write_text
 from headstart.rundir import COMPLETE_MARKER
 
@@ -124,6 +123,3 @@ def write_outputs(
     write_model_card(work, config_doc, metrics, data)
     write_report(work, metrics, config_doc, data=data)
     atomic_write_json(work / COMPLETE_MARKER, metrics)
-    for ckpt in work.glob("checkpoint*"):
-        ckpt.unlink()
-    write_manifest(work)  # sha256 of every artifact: predict/export/report refuse edited files

@@ -7,7 +7,8 @@ Life of ``--out runs/x``:
    (a second ``fit`` on the same ``--out`` fails at once, naming the holder's pid), then prepares
    ``runs/x.partial/`` (fresh, or kept for ``resume``).
 2. The run writes its files into ``work``; ``metrics.json`` is written last and marks a complete run.
-3. :meth:`RunDir.commit` moves a previous ``runs/x`` aside (``runs/x.old-PID``), renames the partial folder
+3. :meth:`RunDir.commit` removes the checkpoints, writes ``manifest.json`` (sha256 of every artifact),
+   moves a previous ``runs/x`` aside (``runs/x.old-PID``), renames the partial folder
    onto ``runs/x`` and only then deletes the old run, so a kill at any instant leaves either the old or the
    new run complete, never a half-deleted one.
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from headstart.errors import HeadstartError
-from headstart.integrity import verify_manifest
+from headstart.integrity import verify_manifest, write_manifest
 
 COMPLETE_MARKER = "metrics.json"
 PARTIAL_SUFFIX = ".partial"
@@ -99,6 +100,9 @@ class RunDir:
         """Atomically replace ``out`` with the complete partial folder (see the module docstring)."""
         if not (self.work / COMPLETE_MARKER).exists():
             raise RuntimeError(f"{self.work} has no {COMPLETE_MARKER}; refusing to mark it complete")
+        for ckpt in self.work.glob("checkpoint*"):
+            ckpt.unlink()
+        write_manifest(self.work)  # sha256 of every artifact: predict/export/report refuse edited files
         old = None
         if self.out.exists():
             old = self.out.with_name(f"{self.out.name}.old-{os.getpid()}")
