@@ -182,6 +182,11 @@ def embed(
     return out
 
 
+def _materialized(encoder: Any) -> Any:
+    load = getattr(encoder, "materialize", None)
+    return load() if callable(load) else encoder
+
+
 def extract(
     encoder: Any,
     items: Sequence[Any],
@@ -220,6 +225,7 @@ def extract(
 
     store = EmbeddingCache.for_encoder(encoder, cache_dir, backend=backend_id) if cache else None
     if store is None:
+        encoder = _materialized(encoder)
         if use_onnx and n:
             runner = get_onnx_encoder(encoder, items_seq[:8], precision=default_precision(encoder))
             backend_id = runner.backend_id if runner is not None else "torch"
@@ -229,6 +235,8 @@ def extract(
     keys = [item_key(it, encoder.spec.modality) for it in items_seq]
     found = store.get(keys)
     missing = [i for i, f in enumerate(found) if f is None]
+    if missing:  # a lazy backbone (headstart.backbones.lazy) loads its weights only now
+        encoder = _materialized(encoder)
     if missing and use_onnx:
         runner = get_onnx_encoder(encoder, [items_seq[i] for i in missing[:8]], precision=default_precision(encoder))
         if runner is None:  # export or parity failed (warned): torch, in the torch namespace

@@ -4,7 +4,8 @@ Both repeat "fit transfer + fit baseline + score both on a test set" many times,
 :class:`PairFitter`. For the linear probe the embeddings of every item any repetition needs are extracted ONCE
 (through the on-disk cache, usually all hits after the main run) and each repetition only refits the
 logistic-regression head; other strategies are refit through their registered function. Baselines are always
-refit with :func:`headstart.baselines.fit_baseline` (``auto`` = best candidate on validation, as in the run).
+refit with :func:`headstart.baseline_cache.cached_fit_baseline` (``auto`` = best candidate on validation, as in
+the run; a repetition fitted before is read back from the cache).
 
 Curve (``--curve``): the test split and its embeddings stay fixed; the run's labeled set (train + val) is
 subsampled per fraction and seed, stratified (at least one example per class; nested across fractions for one
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from headstart.artifacts import FittedModel
-from headstart.baselines import fit_baseline
+from headstart.baseline_cache import cached_fit_baseline
 from headstart.data import LabeledData, Splits, make_splits
 from headstart.errors import HeadstartError
 from headstart.evaluation.variance import mean_std, summarize_runs
@@ -152,7 +153,8 @@ class PairFitter:
         from headstart.features import extract
 
         uniq = np.unique(np.asarray(idx, dtype=np.int64))
-        encoder = self.transfer.encoder()  # type: ignore[union-attr]
+        t = self.transfer
+        encoder = t.feature_encoder() if hasattr(t, "feature_encoder") else t.encoder()  # type: ignore[union-attr]
         emb, stats = extract(encoder, _take(self.data.items, uniq), progress=self.progress)
         self._emb_index, self._emb = uniq, emb
         return stats.to_dict()
@@ -198,7 +200,7 @@ class PairFitter:
         else:
             model = get_strategy(self.strategy)(task)
             p_t = model.predict_proba(_take(d.items, test))
-        base, _ = fit_baseline(self.baseline, task)
+        base, _ = cached_fit_baseline(self.baseline, task)
         p_b = base.predict_proba(_take(d.items, test))
         pt, pb = p_t.argmax(1), p_b.argmax(1)
         return PairResult(float((pt == y_test).mean()), float((pb == y_test).mean()), str(base.name), pt, pb)
