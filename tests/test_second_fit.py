@@ -1,5 +1,6 @@
-"""A second fit on cached embeddings loads no backbone weights and reuses the cached baseline
-(headstart.backbones.lazy, headstart.baseline_cache), with predictions identical to the first fit."""
+"""A second fit on cached embeddings loads no backbone weights and reuses the cached baseline and probe head
+(headstart.backbones.lazy, headstart.baseline_cache, headstart.strategies.head_cache), with predictions
+identical to the first fit."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ def test_second_fit_loads_no_weights_and_reuses_the_baseline(
     assert backbone_builds["n"] == 0  # every embedding came from the cache: no weights were read
     assert second.metrics["cache"]["computed"] == 0 and second.metrics["cache"]["hits"] > 0
     assert second.metrics["baseline"]["cached"] is True
+    assert second.metrics["notes"]["head_cached"] is True and first.metrics["notes"]["head_cached"] is False
+    for name, arr in first.transfer.head.arrays().items():  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(arr, second.transfer.head.arrays()[name], err_msg=name)  # type: ignore[attr-defined]
     test_items = second.data.items[second.splits.test]
     np.testing.assert_array_equal(first.baseline.predict_proba(test_items), second.baseline.predict_proba(test_items))
     for side in ("transfer", "baseline"):

@@ -14,7 +14,8 @@ from headstart.backbones.lazy import LazyEncoder, lazy_backbone
 from headstart.features import extract
 from headstart.io import atomic_write_npz
 from headstart.strategies.base import TransferTask, register_strategy
-from headstart.strategies.linear_head import LinearHead, fit_linear_head
+from headstart.strategies.head_cache import cached_linear_head
+from headstart.strategies.linear_head import LinearHead
 
 
 @register_kind
@@ -96,7 +97,7 @@ def fit_linear_probe(task: TransferTask) -> LinearProbeModel:
     task.timings["embed_train"] = stats.seconds
     task.notes.setdefault("extract", []).append({"split": "train+val", **stats.to_dict()})
     t1 = time.perf_counter()
-    head = fit_linear_head(
+    head, reused = cached_linear_head(  # the same embeddings and labels as a previous fit: no C search
         emb,
         y,
         task.n_classes,
@@ -104,6 +105,7 @@ def fit_linear_probe(task: TransferTask) -> LinearProbeModel:
         class_weight="balanced" if task.options.get("loss") == "weighted" else None,
     )
     task.timings["fit_head"] = time.perf_counter() - t1
+    task.notes["head_cached"] = reused
     model = LinearProbeModel(
         task.backbone, head, image_size=task.image_size, weights_sha256=encoder.weights_sha256, progress=task.progress
     )
