@@ -154,3 +154,23 @@ def test_estimator_predict_before_fit_is_not_fitted_error() -> None:
     with pytest.raises(NotFittedError):
         TransferClassifier().predict(["a film"])
     assert TransferClassifier().__sklearn_tags__().input_tags.two_d_array is False
+
+
+@pytest.mark.slow
+def test_audit_prints_the_largest_error_rate_gap(tmp_path: Path) -> None:
+    code, text = _cli(
+        "fit",
+        "builtin:adult",
+        "--labels-per-class",
+        "20",
+        "--max-test",
+        "300",
+        "--group-column",
+        "sex",
+        "--out",
+        str(tmp_path / "a"),
+        "--quiet",
+    )
+    assert code == 0, text
+    assert "audit sex: largest accuracy gap" in text
+    assert "FPR gap" in text or "FNR gap" in text, text

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 import torch
 
+from headstart.advise.auto import choose_auto
 from headstart.data import load_data, make_splits
 from headstart.data.dataset import LabeledData
 from headstart.evaluation.cka import linear_cka
-from headstart.strategies import TransferTask, choose_auto, get_strategy
+from headstart.strategies import TransferTask, get_strategy
 from headstart.training.ddp import DistInfo, all_reduce_sum, shard
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def test_choose_auto_rule(digits: LabeledData) -> None:
 
 
 def test_partial_is_deterministic_and_roundtrips(digits: LabeledData, tmp_path: Path) -> None:
-    from headstart.artifacts import load_model
+    from headstart.models import load_model
 
     task, test = _digits_task(digits)
     a = get_strategy("partial")(task)
@@ -144,7 +145,7 @@ def test_partial_is_deterministic_and_roundtrips(digits: LabeledData, tmp_path: 
 
 
 def test_lora_saves_adapter_only(digits: LabeledData, tmp_path: Path) -> None:
-    from headstart.artifacts import load_model
+    from headstart.models import load_model
 
     task, test = _digits_task(digits)
     m = get_strategy("lora")(task)
@@ -255,7 +256,7 @@ def test_text_strategies_beat_tfidf_on_rotten_tomatoes(strategy: str, tmp_path: 
     assert m["transfer"]["accuracy"] > m["baseline"]["accuracy"], (m["transfer"]["accuracy"], m["baseline"]["accuracy"])
     assert 0.0 < m["notes"]["cka"] <= 1.0
     assert "linear CKA" in (out / "MODEL_CARD.md").read_text()
-    assert not list(out.glob("checkpoint*.pt"))
+    assert not list(out.glob("checkpoint*"))
     if strategy == "lora":
         assert m["notes"]["trainable_params"]["share"] < 0.05
         assert (out / "model" / "adapter" / "adapter_model.safetensors").exists()
@@ -295,7 +296,7 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path: Path) -> None:
     killed = _fit("builtin:digits", killed_out, "partial", *args)
     partial = killed_out.with_name("killed.partial")
     deadline = time.time() + 300
-    while not (partial / "checkpoint.pt").exists():
+    while not (partial / "checkpoint.safetensors").exists():
         assert killed.poll() is None, killed.communicate()[0]
         assert time.time() < deadline, "no checkpoint written"
         time.sleep(0.05)

@@ -134,3 +134,24 @@ def test_resume_as_printed_needs_only_the_run_folder(tmp_path: Path, monkeypatch
     assert code == 0, text
     assert json.loads((out / "config.json").read_text())["labels_per_class"] == 5
     assert not (tmp_path / "run.partial").exists()
+
+
+def test_ids_name_the_physical_line_when_fields_span_lines(tmp_path: Path) -> None:
+    from headstart.data import load_data
+    from headstart.data.unlabeled import load_unlabeled
+
+    f = tmp_path / "t.csv"
+    f.write_text('text,label\n"first\nstill first",a\nsecond,b\n\n"third\n\nmore",a\nfourth,b\n', encoding="utf-8")
+    ids, _ = load_unlabeled(str(f), modality="text")
+    assert ids == ["t.csv:line 2", "t.csv:line 4", "t.csv:line 6", "t.csv:line 9"]
+    assert [i.rsplit("/", 1)[-1] for i in load_data(str(f)).ids] == ids
+
+
+def test_predict_carries_input_columns(finished: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from headstart.pipeline import predict_run
+
+    with pytest.raises(HeadstartError, match="tables only"):
+        predict_run(finished, "builtin:digits", keep_columns=["x"])
+    assert len(pd.read_csv(finished / "predictions.csv")) == 100

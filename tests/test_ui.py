@@ -44,7 +44,7 @@ def runs_dir(tmp_path: Path) -> Path:
 
 
 def test_advise_endpoint_is_the_python_rubric(runs_dir: Path) -> None:
-    client = TestClient(create_app(runs_dir))
+    client = TestClient(create_app(runs_dir), base_url="http://127.0.0.1:8765")
     for args in ((10, "high", "cpu"), (800, "medium", "single-gpu"), (9000, "low", "multi-gpu")):
         r = client.get(
             "/api/advise", params=dict(zip(("labels_per_class", "similarity", "compute"), args, strict=True))
@@ -61,7 +61,7 @@ def test_advise_endpoint_is_the_python_rubric(runs_dir: Path) -> None:
 
 
 def test_page_and_options_are_offline(runs_dir: Path) -> None:
-    client = TestClient(create_app(runs_dir))
+    client = TestClient(create_app(runs_dir), base_url="http://127.0.0.1:8765")
     page = client.get("/").text
     assert "<script>" in page and "<style>" in page
     assert "http://" not in page and "https://" not in page  # no CDN assets
@@ -70,7 +70,7 @@ def test_page_and_options_are_offline(runs_dir: Path) -> None:
 
 
 def test_runs_listing_and_report_serving(runs_dir: Path) -> None:
-    client = TestClient(create_app(runs_dir))
+    client = TestClient(create_app(runs_dir), base_url="http://127.0.0.1:8765")
     runs = client.get("/api/runs").json()["runs"]
     assert [r["name"] for r in runs] == ["digits-probe"]
     run = runs[0]
@@ -136,7 +136,7 @@ def test_browser_call_updates_live(live_server: str, tmp_path: Path) -> None:
             page.locator("#compute label", has_text="multi-gpu").click()
             page.locator("#similarity label", has_text="low").click()
             sync_api.expect(strategy).to_have_text("scratch")
-            sync_api.expect(page.locator("#command")).to_have_text("headstart fit DATA --strategy scratch")
+            sync_api.expect(page.locator("#command")).to_have_text("headstart fit DATA --ship baseline")
             page.screenshot(path=str(tmp_path / "advisor.png"))
             page.click("#tab-runs")
             sync_api.expect(page.locator("#runs-body tr")).to_have_count(1)

@@ -4,8 +4,11 @@ The encoder's forward (image: ``pixel_values -> pooled embedding``; text: ``inpu
 pooled (normalised) embedding``) is exported once with the TorchScript-based ``torch.onnx.export`` and cached
 under ``$HEADSTART_CACHE/onnx/<name>-<key>.onnx``, where the key hashes the weights sha256, the
 preprocessing id, a fingerprint of the parameters actually in memory, the opset and the precision. On the
-first export the ONNX graph is checked against torch on a few real items (cosine and max abs difference); a
-failed check writes a marker next to the file and extraction falls back to torch with a warning.
+first use in each process the ONNX graph is checked against torch on a few real items (cosine and max abs
+difference); the marker next to the file records the result with the graph's own sha256 and the weights
+sha256 it was exported from. A graph whose bytes no longer match its marker, or that disagrees with torch
+although it passed before, is deleted and exported again; a graph that fails on a fresh export makes
+extraction fall back to torch with a warning.
 
 Preprocessing (decode/resize/normalise, tokenization) stays in Python; only the network runs in ORT. Text is
 tokenized once for all items, sorted by token count and padded per batch, which wastes no work on padding.
@@ -28,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from headstart.io import atomic_write_bytes, atomic_write_json
+from headstart.io import atomic_write_bytes, atomic_write_json, sha256_file
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -296,6 +299,59 @@ def _warn(msg: str) -> None:
     warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
+def _read_marker(marker: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # absent or damaged: the graph is checked again
+    return info if isinstance(info, dict) else None
+
+
+def _forget(*paths: Path) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+        p.with_suffix(".parity.json").unlink(missing_ok=True)
+    _SESSIONS.clear()
+
+
+def _build_runner(
+    encoder: Any,
+    sample_items: Sequence[Any],
+    fp32: Path,
+    path: Path,
+    precision: str,
+    opset: int,
+    threads: int | None,
+    marker: Path,
+) -> OnnxEncoder | None:
+    """Export (and quantize) the graph if it is not cached, then open an ORT session on it."""
+    try:
+        if not fp32.exists():
+            graph = EncoderGraph(encoder)
+            export_module(
+                graph,
+                _example_inputs(encoder, sample_items),
+                fp32,
+                input_names=graph.input_names,
+                output_name="embedding",
+                opset=opset,
+            )
+        if precision == "int8" and not path.exists():
+            from headstart.export.quantize import quantize_int8
+
+            quantize_int8(fp32, path)
+        elif precision not in ("fp32", "int8"):
+            raise ValueError(f"unknown precision {precision!r}")
+        return OnnxEncoder(encoder, path, precision, threads=threads)
+    except ImportError as exc:  # a missing optional package: not a property of this graph, no marker
+        _warn(f"ONNX backend unavailable for {encoder.spec.name} ({exc}); using torch for extraction")
+        return None
+    except Exception as exc:  # any exporter/runtime failure: torch still works
+        atomic_write_json(marker, {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:500]})
+        _warn(f"ONNX export of {encoder.spec.name} failed ({type(exc).__name__}); using torch for extraction")
+        return None
+
+
 def get_onnx_encoder(
     encoder: Any,
     sample_items: Sequence[Any],
@@ -316,47 +372,34 @@ def get_onnx_encoder(
     if cached is not None:  # same file name = same weights, preprocessing and precision
         return cached
     marker = path.with_suffix(".parity.json")
-    if marker.exists():
-        info = json.loads(marker.read_text())
-        if not info.get("ok"):
-            return None  # failed before: already warned then; torch is used
-    try:
-        if not fp32.exists():
-            graph = EncoderGraph(encoder)
-            export_module(
-                graph,
-                _example_inputs(encoder, sample_items),
-                fp32,
-                input_names=graph.input_names,
-                output_name="embedding",
-                opset=opset,
-            )
-        if precision == "int8" and not path.exists():
-            from headstart.export.quantize import quantize_int8
-
-            quantize_int8(fp32, path)
-        elif precision not in ("fp32", "int8"):
-            raise ValueError(f"unknown precision {precision!r}")
-        runner = OnnxEncoder(encoder, path, precision, threads=threads)
-    except ImportError as exc:  # a missing optional package: not a property of this graph, no marker
-        _warn(f"ONNX backend unavailable for {encoder.spec.name} ({exc}); using torch for extraction")
-        return None
-    except Exception as exc:  # any exporter/runtime failure: torch still works
-        atomic_write_json(marker, {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:500]})
-        _warn(f"ONNX export of {encoder.spec.name} failed ({type(exc).__name__}); using torch for extraction")
-        return None
-    if not marker.exists():
-        sample = list(sample_items[:8])
+    info = _read_marker(marker)
+    if info is not None and not info.get("ok", True):
+        return None  # failed before: already warned then; torch is used
+    if info is not None and path.exists() and info.get("graph_sha256") != sha256_file(path):
+        _warn(f"cached ONNX graph {path} is not the graph that passed the parity check (sha256 differs); re-exporting")
+        _forget(fp32, path)
+        info = None
+    for attempt in (1, 2):
+        runner = _build_runner(encoder, sample_items, fp32, path, precision, opset, threads, marker)
+        if runner is None:
+            return None
+        # checked in every process, not only at export: a graph edited with its marker is still caught
         parity = check_parity(
             runner,
-            sample,
+            list(sample_items[:8]),
             min_cosine=PARITY_MIN_COSINE if precision == "fp32" else INT8_MIN_COSINE,
             max_abs=PARITY_MAX_ABS if precision == "fp32" else None,
         )
-        atomic_write_json(marker, {"precision": precision, **parity.to_dict()})
-        if not parity.ok:
-            _warn(f"ONNX graph of {encoder.spec.name} disagrees with torch ({parity.reason}); using torch")
-            return None
+        if parity.ok or info is None or attempt == 2:
+            break
+        _warn(f"cached ONNX graph {path} disagrees with torch ({parity.reason}); re-exporting it")
+        _forget(fp32, path)
+        info = None
+    graph = {"graph_sha256": sha256_file(path), "weights_sha256": str(encoder.weights_sha256)}
+    atomic_write_json(marker, {"precision": precision, **graph, **parity.to_dict()})
+    if not parity.ok:
+        _warn(f"ONNX graph of {encoder.spec.name} disagrees with torch ({parity.reason}); using torch")
+        return None
     _SESSIONS[(str(path), threads)] = runner
     return runner
 

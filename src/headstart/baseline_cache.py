@@ -6,7 +6,7 @@ of every train and val item, and their labels): the same data and split give the
 is called; a changed item, label, split, setting or release gives a new one.
 
 Entries live in ``$HEADSTART_CACHE/baselines/<key>/`` as the model's own ``save(folder)`` (read back with
-:func:`headstart.artifacts.load_model`) plus ``report.json``. Nothing read from the cache may execute code:
+:func:`headstart.models.load_model`) plus ``report.json``. Nothing read from the cache may execute code:
 a model whose saved folder holds a pickle-based file (``.joblib``, ``.pkl``, ``.pickle``) is not cached, and
 such a file found in an entry is never loaded (the baseline is refitted instead).
 """
@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from headstart.artifacts import FittedModel, load_model
+from headstart.artifacts import FittedModel
 from headstart.baselines import fit_baseline
 from headstart.features import cache_root, item_key
 from headstart.io import atomic_write_json
+from headstart.models import load_model
 from headstart.strategies.base import TransferTask
 
 __all__ = ["UNSAFE_SUFFIXES", "baseline_key", "cached_fit_baseline"]

@@ -16,29 +16,9 @@ def _pct(x: float) -> str:
 
 
 def _lineage(config: dict[str, Any]) -> dict[str, Any]:
-    from headstart.backbones import get_spec
+    from headstart.backbones import backbone_lineage
 
-    name = str(config["backbone"])
-    base = name.split(":")[0]
-    if base.startswith(("hf:", "timm:")):
-        return {
-            "name": name,
-            "license": "unknown (check the model's own card)",
-            "source_package": base,
-            "source_version": "",
-            "sha256": "not pinned",
-            "source_domain": "unknown",
-        }
-    spec = get_spec(base)
-    return {
-        "name": name,
-        "license": spec.license,
-        "source_package": spec.source_package,
-        "source_version": spec.source_version,
-        "sha256": "random init (control)" if name.endswith(":random") else spec.sha256,
-        "source_domain": spec.source_domain,
-        "description": spec.description,
-    }
+    return backbone_lineage(str(config["backbone"]))
 
 
 def render_model_card(config: dict[str, Any], metrics: dict[str, Any], data_provenance: str) -> str:
@@ -199,4 +179,9 @@ verdict before use: a `negative-transfer` verdict means the pretrained backbone 
 
 
 def write_model_card(run_dir: Path, config: dict[str, Any], metrics: dict[str, Any], data: Any) -> None:
+    if metrics["data"].get("task") == "regression":
+        from headstart.regression_run import render_regression_card
+
+        atomic_write_text(run_dir / "MODEL_CARD.md", render_regression_card(config, metrics, data.provenance))
+        return
     atomic_write_text(run_dir / "MODEL_CARD.md", render_model_card(config, metrics, data.provenance))

@@ -43,6 +43,22 @@ class Baseline(StrEnum):
     pixel_logreg = "pixel-logreg"
     small_cnn = "small-cnn"
     random_init = "random-init"
+    trees = "trees"
+    tabular_linear = "tabular-linear"
+    tfidf_ridge = "tfidf-ridge"
+    pixel_ridge = "pixel-ridge"
+
+
+class Task(StrEnum):
+    auto = "auto"
+    classification = "classification"
+    regression = "regression"
+
+
+class Modality(StrEnum):
+    text = "text"
+    image = "image"
+    tabular = "tabular"
 
 
 def _choice(enum: type[Enum], value: Any, flag: str) -> str:
@@ -64,6 +80,10 @@ class FitConfig:
     baseline: str = "auto"
     text_column: str | None = None
     label_column: str | None = None
+    label_columns: list[str] = field(default_factory=list)  # several: a multitask run (headstart.multitask)
+    tasks: str | None = None  # multitask builtins: task names, e.g. "fine,coarse"
+    task_weighting: str = "equal"  # multitask: equal | uncertainty | dwa
+    gradients: str = "sum"  # multitask: sum | pcgrad | upgrad
     group_columns: list[str] = field(default_factory=list)
     labels_per_class: int | None = None
     seed: int = 0
@@ -87,6 +107,8 @@ class FitConfig:
     options: dict[str, Any] = field(default_factory=dict)  # strategy hyper-parameters: epochs, lr, unfreeze...
     overwrite: bool = False
     progress: bool = True
+    modality: str | None = None  # None: detected (a table without a text column is tabular)
+    task: str = "auto"  # classification | regression | auto (headstart.data.targets)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FitConfig:
@@ -102,6 +124,9 @@ class FitConfig:
         self.on_bad_item = _choice(OnBadItem, self.on_bad_item, "--on-bad-item")
         self.use = _choice(Use, self.use, "--use")
         self.baseline = _choice(Baseline, self.baseline, "--baseline")
+        self.task = _choice(Task, self.task, "--task")
+        if self.modality is not None:
+            self.modality = _choice(Modality, self.modality, "--modality")
         if self.strategy != "auto":
             get_strategy(self.strategy)
             check_options(self.strategy, self.options)

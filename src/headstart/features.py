@@ -3,7 +3,9 @@
 The cache lives under ``$HEADSTART_CACHE`` (default ``~/.cache/headstart``) in one folder per
 (weights sha256, preprocessing) pair. Each item is keyed by the hash of its content (text bytes, image file
 bytes, or array bytes), so a second run on the same data, a different label budget or another strategy only
-embeds what it has not seen. Shards are written atomically; a crash never leaves a partial shard behind.
+embeds what it has not seen. Shards are written atomically and checksummed (see
+:mod:`headstart.embedding_cache`); before cached vectors are used, one item per shard is re-embedded and a
+shard that disagrees is dropped and recomputed, so a damaged or crafted cache never changes results.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from headstart.io import atomic_write_npz
+from headstart.embedding_cache import SPOT_CHECK_TOLERANCE, EmbeddingCache, relative_error
 from headstart.progress import progress_bar
 
-MAX_SHARDS = 32
 SMALL_IMAGE_SIDE = 64
 SMALL_IMAGE_RESOLUTION = 96
 
@@ -70,6 +70,44 @@ def item_key(item: Any, modality: str) -> bytes:
     return h.digest()
 
 
+def cache_for(encoder: Any, root: Path | None = None, backend: str = "torch") -> EmbeddingCache | None:
+    """The cache folder of one (weights sha256, preprocessing, backend); None for unpinned weights."""
+    sha = getattr(encoder, "weights_sha256", None)
+    if not sha:  # random init or unpinned weights: nothing stable to key on
+        return None
+    # the backend is part of the namespace so ONNX Runtime and torch numerics never mix
+    key = f"{sha}|{encoder.preprocessing_id}" + ("" if backend == "torch" else f"|{backend}")
+    ns = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return EmbeddingCache((root or cache_root()) / "embeddings" / f"{encoder.spec.name}-{ns}", encoder.embed_dim)
+
+
+def spot_check(
+    store: EmbeddingCache,
+    keys: Sequence[bytes],
+    found: list[np.ndarray | None],
+    items: Sequence[Any],
+    run: Callable[[Sequence[Any], str], np.ndarray],
+) -> list[np.ndarray | None]:
+    """Re-embed one cached item per shard; drop every shard whose vector disagrees (its hits become misses)."""
+    probe: dict[str, int] = {}
+    for i, f in enumerate(found):
+        shard = store.shard_of(keys[i]) if f is not None else None
+        if shard is not None:
+            probe.setdefault(shard, i)
+    if not probe:
+        return found
+    fresh = run([items[i] for i in probe.values()], "checking cached embeddings")
+    bad = set()
+    for (shard, i), vec in zip(probe.items(), fresh, strict=True):
+        err = relative_error(np.asarray(found[i]), vec)
+        if not err <= SPOT_CHECK_TOLERANCE:
+            store.drop_shard(shard, f"a cached vector differs from a fresh one by {err:.2f} (relative)")
+            bad.add(shard)
+    if not bad:
+        return found
+    return store.get(keys)
+
+
 @dataclass
 class ExtractStats:
     n_items: int
@@ -82,76 +120,6 @@ class ExtractStats:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-class EmbeddingCache:
-    """Append-only shard store of ``key -> embedding`` for one backbone + preprocessing."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._index: dict[bytes, np.ndarray] | None = None
-
-    @classmethod
-    def for_encoder(cls, encoder: Any, root: Path | None = None, backend: str = "torch") -> EmbeddingCache | None:
-        sha = getattr(encoder, "weights_sha256", None)
-        if not sha:  # random init or unpinned weights: nothing stable to key on
-            return None
-        # the backend is part of the namespace so ONNX Runtime and torch numerics never mix
-        key = f"{sha}|{encoder.preprocessing_id}" + ("" if backend == "torch" else f"|{backend}")
-        ns = hashlib.sha256(key.encode()).hexdigest()[:24]
-        return cls((root or cache_root()) / "embeddings" / f"{encoder.spec.name}-{ns}")
-
-    def _load(self) -> dict[bytes, np.ndarray]:
-        if self._index is None:
-            self._index = {}
-            if self.folder.exists():
-                for shard in sorted(self.folder.glob("shard-*.npz")):
-                    try:
-                        with np.load(shard) as z:
-                            keys, emb = z["keys"], z["emb"]
-                    except Exception:  # a foreign or damaged file: ignore it, it will be recomputed
-                        continue
-                    for k, e in zip(_key_bytes(keys), emb, strict=True):
-                        self._index[k] = e
-        return self._index
-
-    def get(self, keys: Sequence[bytes]) -> list[np.ndarray | None]:
-        index = self._load()
-        return [index.get(k) for k in keys]
-
-    def put(self, keys: Sequence[bytes], emb: np.ndarray) -> None:
-        if not len(keys):
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_npz(
-            self.folder / f"shard-{uuid.uuid4().hex}.npz", keys=_key_array(keys), emb=emb.astype(np.float32)
-        )
-        index = self._load()
-        for k, e in zip(keys, emb, strict=True):
-            index[k] = e
-        if len(list(self.folder.glob("shard-*.npz"))) > MAX_SHARDS:
-            self._compact()
-
-    def _compact(self) -> None:
-        index = self._load()
-        old = list(self.folder.glob("shard-*.npz"))
-        keys = list(index)
-        atomic_write_npz(
-            self.folder / f"shard-{uuid.uuid4().hex}.npz", keys=_key_array(keys), emb=np.stack([index[k] for k in keys])
-        )
-        for f in old:
-            f.unlink(missing_ok=True)
-
-
-def _key_array(keys: Sequence[bytes]) -> np.ndarray:
-    """Keys as a ``[N, 16]`` uint8 array (numpy's ``S16`` would silently drop trailing NUL bytes)."""
-    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16)
-
-
-def _key_bytes(keys: np.ndarray) -> list[bytes]:
-    if keys.dtype.kind == "S":  # shards written before keys were stored as uint8
-        return [bytes(k).ljust(16, b"\x00") for k in keys]
-    return [k.tobytes() for k in keys]
 
 
 def _length_order(items: Sequence[Any], modality: str) -> np.ndarray:
@@ -221,9 +189,9 @@ def extract(
     def run(sub: Sequence[Any], desc: str) -> np.ndarray:
         if runner is not None:
             return runner.embed(sub, batch_size=batch_size, progress=progress, desc=desc)  # type: ignore[no-any-return]
-        return embed(encoder, sub, batch_size=batch_size, device=device, progress=progress, desc=desc)
+        return embed(_materialized(encoder), sub, batch_size=batch_size, device=device, progress=progress, desc=desc)
 
-    store = EmbeddingCache.for_encoder(encoder, cache_dir, backend=backend_id) if cache else None
+    store = cache_for(encoder, cache_dir, backend=backend_id) if cache else None
     if store is None:
         encoder = _materialized(encoder)
         if use_onnx and n:
@@ -234,17 +202,16 @@ def extract(
         return emb, ExtractStats(n, 0, n, dt, n / max(dt, 1e-9), False, backend_id)
     keys = [item_key(it, encoder.spec.modality) for it in items_seq]
     found = store.get(keys)
-    missing = [i for i, f in enumerate(found) if f is None]
-    if missing:  # a lazy backbone (headstart.backbones.lazy) loads its weights only now
-        encoder = _materialized(encoder)
-    if missing and use_onnx:
-        runner = get_onnx_encoder(encoder, [items_seq[i] for i in missing[:8]], precision=default_precision(encoder))
+    if n and use_onnx:  # the runner also re-embeds the spot-checked items
+        encoder = _materialized(encoder)  # a lazy backbone (headstart.backbones.lazy) loads its weights here
+        runner = get_onnx_encoder(encoder, items_seq[:8], precision=default_precision(encoder))
         if runner is None:  # export or parity failed (warned): torch, in the torch namespace
             backend_id = "torch"
-            store = EmbeddingCache.for_encoder(encoder, cache_dir, backend=backend_id)
+            store = cache_for(encoder, cache_dir, backend=backend_id)
             assert store is not None
             found = store.get(keys)
-            missing = [i for i, f in enumerate(found) if f is None]
+    found = spot_check(store, keys, found, items_seq, run)
+    missing = [i for i, f in enumerate(found) if f is None]
     out = np.zeros((n, encoder.embed_dim), dtype=np.float32)
     for i, f in enumerate(found):
         if f is not None:

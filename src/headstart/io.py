@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import uuid
@@ -18,6 +19,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_npz",
     "atomic_write_text",
+    "json_safe",
     "sha256_file",
 ]
 
@@ -75,9 +77,29 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, +-Infinity, also inside numpy values) replaced by None.
+
+    Python's json writes bare ``NaN``/``Infinity``, which is not JSON: other languages' parsers reject it.
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, str | int | bool) or obj is None:
+        return obj
+    try:
+        converted = _json_default(obj)
+    except TypeError:
+        return obj
+    return json_safe(converted)
+
+
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
-    """Atomically write ``obj`` as UTF-8 JSON (numpy values and paths are converted)."""
-    text = json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default)
+    """Atomically write ``obj`` as UTF-8 JSON (numpy values and paths are converted; NaN/Infinity -> null)."""
+    text = json.dumps(json_safe(obj), indent=indent, ensure_ascii=False, default=_json_default, allow_nan=False)
     return atomic_write_text(path, text + "\n")
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from headstart.data import LabeledData, Splits
 from headstart.evaluation.compare import Arm
+from headstart.integrity import write_manifest
 from headstart.io import atomic_write_json, atomic_write_text
 from headstart.rundir import COMPLETE_MARKER
 
@@ -42,6 +43,10 @@ def package_versions(packages: tuple[str, ...] = PACKAGES, missing: str | None =
 
 
 def data_summary(data: LabeledData, splits: Splits) -> dict[str, Any]:
+    if data.task == "regression" or data.modality == "tabular":
+        from headstart.data.tabular import table_summary
+
+        return table_summary(data, splits)
     counts = np.bincount(data.y, minlength=len(data.classes))
     train_counts = np.bincount(data.y[np.concatenate([splits.train, splits.val])], minlength=len(data.classes))
     return {
@@ -60,6 +65,12 @@ def data_summary(data: LabeledData, splits: Splits) -> dict[str, Any]:
 
 def data_warnings(data: LabeledData, splits: Splits) -> list[str]:
     out = list(getattr(data, "warnings", []) or [])
+    if data.modality == "tabular" or data.task == "regression":
+        from headstart.data.tabular import table_warnings
+
+        out += table_warnings(data)
+        if data.task == "regression":
+            return out
     labeled = np.bincount(data.y[np.concatenate([splits.train, splits.val])], minlength=len(data.classes))
     ratio = labeled.max() / max(1, labeled.min())
     if ratio >= 3:
@@ -104,9 +115,15 @@ def write_outputs(
     for folder, model in models.items():
         if model is not None:
             model.save(work / folder)
-    write_predictions(work / "predictions.csv", data, splits.test, arms, metrics["shipped"]["side"])
+    if data.task == "regression":
+        from headstart.regression_run import write_predictions as write_regression_predictions
+
+        write_regression_predictions(work / "predictions.csv", data, splits.test, arms, metrics["shipped"]["side"])
+    else:
+        write_predictions(work / "predictions.csv", data, splits.test, arms, metrics["shipped"]["side"])
     write_model_card(work, config_doc, metrics, data)
     write_report(work, metrics, config_doc, data=data)
     atomic_write_json(work / COMPLETE_MARKER, metrics)
     for ckpt in work.glob("checkpoint*"):
         ckpt.unlink()
+    write_manifest(work)  # sha256 of every artifact: predict/export/report refuse edited files

@@ -24,6 +24,7 @@ from headstart.baselines import check_baseline
 from headstart.baselines.prior import MajorityClass
 from headstart.config import FitConfig
 from headstart.data import LabeledData, Splits, load_data, make_splits
+from headstart.data.targets import regression_strata
 from headstart.errors import HeadstartError
 from headstart.evaluation.compare import Arm, Comparison, arm_summary, judge_all, reference_arms
 from headstart.evaluation.metrics import classification_summary
@@ -48,7 +49,8 @@ __all__ = [
     "predict_run",
 ]
 
-DEFAULT_BACKBONE = {"text": "minilm-l6", "image": "mobilenetv2"}
+DEFAULT_BACKBONE = {"text": "minilm-l6", "image": "mobilenetv2", "tabular": "minilm-l6"}
+READS = {"tabular": "text"}  # tables reach a backbone as rows serialized to text (strategies.row_text)
 # How each model kind's selection score was measured (shown instead of a bare "val acc.").
 SELECTION_METHOD = {
     "linear-probe": "cv",
@@ -56,6 +58,10 @@ SELECTION_METHOD = {
     "pixel-logreg": "cv",
     "contrastive": "cv",
     "majority": "prior",
+    "tabular-linear": "cv",
+    "tfidf-ridge": "cv",
+    "pixel-ridge": "cv",
+    "ridge-probe": "cv",
 }
 Echo = Callable[[str], None]
 
@@ -97,6 +103,13 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None = None) -
     """Fit every arm on identical splits, judge the comparisons, and write the run directory."""
     say, timer, t_start = echo or (lambda _s: None), Timer(), time.perf_counter()
     cfg.validate()
+    from headstart.multitask.run import fit_multitask_run, is_multitask, reject_multitask_flags
+
+    if is_multitask(cfg):  # several label columns: one shared model vs one per task (headstart.multitask)
+        if resume:
+            raise HeadstartError("--resume is not supported for multitask runs; start it again with --overwrite")
+        return RunResult(*fit_multitask_run(cfg, echo=echo))
+    reject_multitask_flags(cfg)
     dist = init_from_env()  # under torchrun: every rank runs the recipe, only rank 0 writes --out
     if dist.enabled and resume:
         raise HeadstartError("--resume is not supported under torchrun; resume with a single process")
@@ -109,11 +122,13 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None = None) -
             label_column=cfg.label_column,
             group_columns=tuple(cfg.group_columns),
             on_bad_item=cfg.on_bad_item,
+            modality=cfg.modality,
+            task=cfg.task,
         )
     backbone, license_warnings = resolve_backbone(cfg, data)
     image_size = cfg.image_size or default_image_size(data, backbone)
     splits = make_splits(
-        data.y,
+        regression_strata(data.y) if data.task == "regression" else data.y,
         seed=cfg.seed,
         test_size=cfg.test_size,
         val_size=cfg.val_size,
@@ -177,10 +192,11 @@ def resolve_backbone(cfg: FitConfig, data: LabeledData) -> tuple[str, list[str]]
     """The backbone name, after the modality check and the license gate (also for ``hf:``/``timm:``)."""
     backbone = cfg.backbone or DEFAULT_BACKBONE[data.modality]
     spec = get_spec(backbone)
-    if spec.modality != data.modality:
+    reads = READS.get(data.modality, data.modality)
+    if spec.modality != reads:
         raise HeadstartError(
             f"backbone {backbone!r} is for {spec.modality}, but {cfg.data} is {data.modality}"
-            f"; pick a {data.modality} backbone (see `headstart backbones`)"
+            f"; pick a {reads} backbone (see `headstart backbones`)"
         )
     return backbone, check_license(spec, cfg.use)
 
@@ -190,7 +206,11 @@ def check_studies(cfg: FitConfig, data: LabeledData, splits: Splits) -> None:
     from headstart.evaluation.audit import positive_class_index
     from headstart.studies import check_variance_config, parse_fractions
 
-    check_baseline(cfg.baseline, data.modality)
+    check_baseline(cfg.baseline, data.modality, data.task)
+    if data.task == "regression":
+        from headstart.regression_run import check_regression_config
+
+        check_regression_config(cfg)
     if cfg.folds or cfg.seeds:
         check_variance_config(data.y, splits, folds=cfg.folds, seeds=cfg.seeds, classes=data.classes)
     if cfg.group_columns:
@@ -224,6 +244,11 @@ def resolve_strategy(
 ) -> str:
     if cfg.strategy != "auto":
         return cfg.strategy
+    if data.modality == "tabular" or data.task == "regression":
+        why = "tables and regression targets: the linear probe (the tree/ridge baseline is the side to beat)"
+        config_doc["strategy_chosen"] = {"strategy": "linear-probe", "why": why}
+        atomic_write_json(work / "config.json", config_doc)
+        return "linear-probe"
     from headstart.advise.auto import choose_strategy
 
     strategy, why = choose_strategy(data, splits, backbone, image_size=image_size, seed=cfg.seed)
@@ -256,12 +281,17 @@ def make_task(
         work_dir=work,
         resume=resume,
         options={**cfg.options, "loss": cfg.loss, "focal_gamma": cfg.focal_gamma},
+        target=data.task,
     )
 
 
 def fit_transfer(task: TransferTask, strategy: str, backbone: str, timer: Timer, say: Echo) -> FittedModel:
     say(f"[1/3] transfer: {strategy} on {backbone} ({len(task.y_train)} train, {len(task.y_val)} val)")
     with timer("transfer_fit"):
+        if task.modality == "tabular":
+            from headstart.strategies.row_text import fit_row_text
+
+            return fit_row_text(task, strategy)
         return get_strategy(strategy)(task)
 
 
@@ -294,6 +324,13 @@ def score_arms(
     timer: Timer,
 ) -> list[Arm]:
     n_lab = len(task.y_train) + len(task.y_val)
+    if task.target == "regression":
+        from headstart.regression_run import regression_arms
+
+        models = [("transfer", "transfer", transfer), ("scratch", "baseline", baseline)]
+        y_lab = np.concatenate([task.y_train, task.y_val])
+        with timer("predict_test"):
+            return regression_arms(models, y_lab, test_items, len(y_test), f"{n_lab} labeled items (train + val)")
     arms = []
     for name, role, model in (("transfer", "transfer", transfer), ("scratch", "baseline", baseline)):
         with timer(f"{'transfer' if role == 'transfer' else 'baseline'}_predict_test"):
@@ -307,7 +344,7 @@ def score_arms(
                 val_score=float(getattr(model, "val_accuracy", np.nan)),
                 trained_on=f"{n_lab} labeled items (train + val)",
                 model=model,
-                info={"selection": SELECTION_METHOD.get(model.kind, "val")},
+                info={"selection": SELECTION_METHOD.get(getattr(getattr(model, "inner", model), "kind", ""), "val")},
             )
         )
     y_lab = np.concatenate([task.y_train, task.y_val])
@@ -325,6 +362,10 @@ def measure_drift(transfer: FittedModel, task: TransferTask, test_items: Any, ti
 
 
 def _side_metrics(arm: Arm, y_test: np.ndarray, classes: list[str], extra: dict[str, Any]) -> dict[str, Any]:
+    if arm.is_regression:
+        from headstart.regression_run import side_metrics
+
+        return side_metrics(arm, y_test, extra)
     return {
         "name": arm.model_name,
         **extra,
@@ -431,7 +472,7 @@ def choose_shipped(
     t, b = by["transfer"], by["scratch"]
     side, reason = ship_rule(cfg.ship, t.val_score, b.val_score)
     doc: dict[str, Any] = {}
-    if cfg.ship in ("best", "stack"):
+    if cfg.ship in ("best", "stack") and task.target != "regression":
         doc["decisive"], note = validation_is_decisive(t.val_score, b.val_score, len(task.y_train) + len(task.y_val))
         if note and cfg.ship == "best":
             reason = f"{reason}; {note}"

@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from headstart.artifacts import FittedModel, load_model
+from headstart.artifacts import FittedModel
 from headstart.data.unlabeled import load_unlabeled
 from headstart.errors import HeadstartError
+from headstart.integrity import require_listed
+from headstart.models import load_model
 from headstart.rundir import load_run
 
 SIDE_FOLDERS = {"transfer": "model", "baseline": "baseline", "stack": "stack"}
@@ -23,11 +25,9 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
     if side not in SIDE_FOLDERS:
         raise HeadstartError(f"unknown side {side!r}; choose {', '.join(SIDE_FOLDERS)}")
     folder = Path(run_dir) / SIDE_FOLDERS[side]
-    if side == "stack":
-        import headstart.stacking  # noqa: F401  (registers the "stack" model kind)
-
-        if not folder.exists():
-            raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
+    if side == "stack" and not folder.exists():
+        raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
+    require_listed(run_dir, folder.name)  # a model folder added after fit is refused
     return load_model(folder), config, metrics
 
 
@@ -46,13 +46,31 @@ def predict_run(
     model, config, metrics = load_shipped(run_dir, side)
     modality = metrics["data"]["modality"]
     classes = np.array(metrics["data"]["classes"])
-    ids, items, table = load_unlabeled(
-        source, modality=modality, text_column=text_column or config.get("text_column"), with_table=True
-    )
-    proba = model.predict_proba(items)
-    df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
-    for j, c in enumerate(classes):
-        df[f"p_{c}"] = proba[:, j]
+    if modality == "tabular":
+        from headstart.data.table_rows import load_prediction_table
+
+        ids, items, table = load_prediction_table(source, metrics["data"].get("table", {}))
+    else:
+        ids, items, table = load_unlabeled(
+            source, modality=modality, text_column=text_column or config.get("text_column"), with_table=True
+        )
+    if metrics["data"].get("task") == "regression":
+        from headstart.regression_run import predict_frame
+
+        df = predict_frame(model, ids, items)
+    elif hasattr(model, "predict_tasks"):  # a multitask run: one prediction column per task
+        from headstart.multitask.run import predict_tasks_frame
+
+        df = predict_tasks_frame(model, ids, items)
+    else:
+        proba = model.predict_proba(items)
+        df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
+        for j, c in enumerate(classes):
+            df[f"p_{c}"] = proba[:, j]
+    return _keep(df, table, source, keep_columns)
+
+
+def _keep(df: pd.DataFrame, table: Any, source: str, keep_columns: list[str] | None) -> pd.DataFrame:
     if keep_columns:
         if table is None:
             raise HeadstartError(f"--keep-column works for tables only; {source} is not a table")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from headstart.errors import HeadstartError
+from headstart.integrity import verify_manifest
 
 COMPLETE_MARKER = "metrics.json"
 PARTIAL_SUFFIX = ".partial"
@@ -182,6 +183,7 @@ def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise HeadstartError(f"{run}: no such run directory{hint if partial.exists() else ''}")
     if not run.is_dir() or not (run / COMPLETE_MARKER).exists() or not (run / "config.json").exists():
         raise HeadstartError(f"{run} is not a complete headstart run (no {COMPLETE_MARKER}); re-run `headstart fit`")
+    verify_manifest(run)  # every artifact as fit wrote it (headstart.integrity)
     return _read_json(run / "config.json"), _read_json(run / COMPLETE_MARKER)
 
 

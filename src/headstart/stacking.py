@@ -30,7 +30,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from headstart.artifacts import FittedModel, load_model, read_meta, register_kind, write_meta
+from headstart.artifacts import FittedModel, model_class, read_meta, register_kind, write_meta
+from headstart.errors import HeadstartError
 from headstart.io import atomic_write_npz
 from headstart.strategies.linear_head import LinearHead, cv_folds, fit_linear_head
 
@@ -66,7 +67,13 @@ def oof_proba(model: Any, items: Sequence[Any], y: np.ndarray, n_classes: int, *
         return None
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     kind = getattr(model, "kind", "")
+    if kind == "row-text":  # a text model on serialized table rows: its own recipe on the row texts
+        return oof_proba(model.inner, model.texts(items), y, n_classes, seed=seed)
+    if callable(getattr(model, "oof_proba", None)):  # models that know their own refit (tabular trees)
+        return model.oof_proba(items, y, n_classes, seed=seed)  # type: ignore[no-any-return]
     with threadpool_limits(limits=1, user_api="blas"):
+        if kind == "tabular-linear":
+            return _oof_linear(model.features(items), y, n_classes, model.head.C, folds)
         if kind == "linear-probe":
             return _oof_linear(model.embed(items), y, n_classes, model.head.C, folds)
         if kind == "pixel-logreg":
@@ -114,10 +121,15 @@ class StackedModel:
     def load(cls, folder: Path) -> StackedModel:
         meta = read_meta(folder)
         run = Path(folder).parent
-        with np.load(folder / "combiner.npz") as z:
-            head = LinearHead.from_arrays({k: z[k] for k in z.files})
+        head = LinearHead.read(folder / "combiner.npz")
         info = {k: v for k, v in meta.items() if k not in ("kind", "transfer", "baseline")}
-        return cls(load_model(run / meta["transfer"]), load_model(run / meta["baseline"]), head, info)
+        sides = []
+        for key, expected in (("transfer", "model"), ("baseline", "baseline")):
+            if meta.get(key) != expected:  # never follow a path written into meta.json
+                raise HeadstartError(f"{folder}/meta.json: {key} must be {expected!r}; the run folder is damaged")
+            sub = run / expected
+            sides.append(model_class(sub, read_meta(sub)).load(sub))
+        return cls(sides[0], sides[1], head, info)
 
 
 def fit_stack(

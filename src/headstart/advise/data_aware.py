@@ -262,7 +262,7 @@ def advise_from_data(
     # the call, and how much to trust it
     adv = advise(k, sim, comp, unlabeled_target=unlabeled_target)
     src = data.source if isinstance(data.source, str) else "DATA"
-    adv.next_command = f"{fit_command(adv.strategy, shlex.quote(src))} --backbone {bb}"
+    adv.next_command = fit_command(adv.strategy, shlex.quote(src), backbone=bb)
     if ref_kind == "user" and isinstance(ref_name, str):
         adv.next_command = adv.next_command.replace("SOURCE", shlex.quote(ref_name))
     confidence = adv.confidence

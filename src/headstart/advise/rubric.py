@@ -58,6 +58,7 @@ import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from headstart.advise.tabular_rubric import table_row
 from headstart.errors import HeadstartError
 
 __all__ = [
@@ -83,9 +84,10 @@ FIT_ARGS: dict[str, str] = {
 }
 
 
-def fit_command(strategy: str, data: str = "DATA") -> str:
+def fit_command(strategy: str, data: str = "DATA", *, backbone: str | None = None) -> str:
     """The `headstart fit` command line that runs an advised approach."""
-    return f"headstart fit {data} {FIT_ARGS.get(strategy, f'--strategy {strategy}')}"
+    pick = f" --backbone {backbone}" if backbone else ""
+    return f"headstart fit {data}{pick} {FIT_ARGS.get(strategy, f'--strategy {strategy}')}"
 
 
 SIMILARITIES: tuple[str, ...] = ("low", "medium", "high")
@@ -523,8 +525,17 @@ def _check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     return str(text)
 
 
-def advise(labels_per_class: int, similarity: str, compute: str, *, unlabeled_target: bool = False) -> Advice:
-    """Recommend a first transfer strategy by looking the inputs up in :data:`RUBRIC`.
+def advise(
+    labels_per_class: int,
+    similarity: str,
+    compute: str,
+    *,
+    unlabeled_target: bool = False,
+    table: bool = False,
+    text_in_row: bool = False,
+) -> Advice:
+    """Recommend a first transfer strategy by looking the inputs up in :data:`RUBRIC` (or, with ``table=True``,
+    in :data:`headstart.advise.tabular_rubric.TABULAR_RUBRIC`, where similarity and compute do not decide).
 
     ``labels_per_class``: labeled examples per class (use the rarest class), at least 1.
     ``similarity``: ``"low" | "medium" | "high"`` similarity of the target to the backbone's source domain.
@@ -537,6 +548,8 @@ def advise(labels_per_class: int, similarity: str, compute: str, *, unlabeled_ta
     band = data_band(labels_per_class)
     sim = _check_choice(similarity, "similarity", SIMILARITIES)
     comp = _check_choice(compute, "compute", COMPUTE_KINDS)
+    if table:
+        return _advise_table(band, int(labels_per_class), sim, comp, text_in_row)
     matches = [row for row in RUBRIC if row.covers(band, sim, comp, bool(unlabeled_target))]
     if len(matches) != 1:  # pragma: no cover - guarded by tests over every input combination
         raise AssertionError(f"rubric has {len(matches)} rows for {(band, sim, comp, unlabeled_target)}")
@@ -557,6 +570,24 @@ def advise(labels_per_class: int, similarity: str, compute: str, *, unlabeled_ta
             "compute": comp,
             "unlabeled_target": bool(unlabeled_target),
         },
+    )
+
+
+def _advise_table(band: str, n: int, sim: str, comp: str, text_in_row: bool) -> Advice:
+    row = table_row(band, text_in_row)
+    command = fit_command(row.strategy) + (f" {row.fit_args}" if row.fit_args else "")
+    inputs = {"labels_per_class": n, "similarity": sim, "compute": comp, "table": True, "text_in_row": text_in_row}
+    return Advice(
+        strategy=row.strategy,
+        headline=row.headline,
+        reasons=list(row.reasons),
+        risks=list(row.risks),
+        next_command=command,
+        confidence=row.confidence,
+        rule_id=row.id,
+        data_band=band,
+        justification=row.justification,
+        inputs=inputs,
     )
 
 

@@ -84,8 +84,7 @@ class PixelLogReg:
     @classmethod
     def load(cls, folder: Path) -> PixelLogReg:
         m = read_meta(folder)
-        with np.load(folder / "head.npz") as z:
-            head = LinearHead.from_arrays({k: z[k] for k in z.files})
+        head = LinearHead.read(folder / "head.npz")
         return cls(head, m["side"], m["gray"])
 
 

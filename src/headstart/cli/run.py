@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from headstart.cli._app import VERDICT_STYLE, app, console, friendly
-from headstart.config import Baseline, FitConfig, Loss, OnBadItem, Ship, Use
+from headstart.config import Baseline, FitConfig, Loss, Modality, OnBadItem, Ship, Task, Use
 from headstart.errors import HeadstartError
 from headstart.executors import ExecutorKind
 
@@ -19,7 +19,7 @@ def _pct(x: Any) -> str:
 
 
 def _selection(s: dict[str, Any]) -> str:
-    v = s.get("val_accuracy")
+    v = s["val_mae"] if "val_mae" in s else s.get("val_accuracy")
     if v is None or v != v:
         return "-"
     return f"{s.get('selection', 'val')} {float(v):.3f}"
@@ -35,17 +35,26 @@ def print_result(result: Any) -> None:
     table = Table(title=f"{m['data']['source']}  ({v['n_test']} test examples)", show_lines=False)
     table.add_column("arm", overflow="fold")
     table.add_column("model", overflow="fold", ratio=1)
-    for col in ("test acc.", "bal. acc.", "select."):
+    regression = m["data"].get("task") == "regression"
+    for col in ("test MAE", "R²", "select.") if regression else ("test acc.", "bal. acc.", "select."):
         table.add_column(col, justify="right", no_wrap=True)
+
+    def scores(s: dict[str, Any]) -> tuple[str, str]:
+        if regression:
+            r2 = s.get("r2")
+            return f"{s['mae']:.4g}", "-" if r2 is None else f"{r2:.3f}"
+        return _pct(s["accuracy"]), _pct(s["balanced_accuracy"])
+
     for side, arm in (("transfer", "transfer"), ("baseline", "scratch")):
         s = m[side]
-        table.add_row(arm, s["name"], _pct(s["accuracy"]), _pct(s["balanced_accuracy"]), _selection(s))
+        table.add_row(arm, s["name"], *scores(s), _selection(s))
     for name, ref in m.get("references", {}).items():
-        table.add_row(name, ref["model"], _pct(ref["accuracy"]), _pct(ref["balanced_accuracy"]), "-")
+        table.add_row(name, ref["model"], *scores(ref), "-")
     console.print(table)
+    metric = "MAE" if regression else "accuracy"
     console.print(
-        "select. = the score the shipping rule used: cv = cross-validated accuracy on train+val; "
-        "val = accuracy on the validation split; never the test split",
+        f"select. = the score the shipping rule used: cv = cross-validated {metric} on train+val; "
+        f"val = {metric} on the validation split; never the test split",
         style="dim",
         highlight=False,
     )
@@ -66,6 +75,10 @@ def print_result(result: Any) -> None:
             f"baseline {a['baseline']['max_gap']:.3f} ({a['change']})",
             highlight=False,
         )
+        if a.get("largest_error_rate_gap"):
+            from headstart.evaluation.audit import error_rate_sentence
+
+            console.print(f"audit {col}: {error_rate_sentence(a['largest_error_rate_gap'])}", highlight=False)
     if "variance" in m:
         va = m["variance"]
         console.print(
@@ -118,7 +131,25 @@ def fit(
         Baseline.auto
     ),
     text_column: Annotated[str | None, typer.Option(help="column holding the text (default: text)")] = None,
-    label_column: Annotated[str | None, typer.Option(help="column holding the label (default: label)")] = None,
+    label_column: Annotated[
+        list[str] | None,
+        typer.Option(help="column holding the label (default: label); repeat it for a multitask run, one per task"),
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option(help="multitask builtins: tasks to train together, e.g. fine,coarse")
+    ] = None,
+    task_weighting: Annotated[
+        str, typer.Option(help="multitask loss weights: equal, uncertainty (Kendall et al.) or dwa")
+    ] = "equal",
+    gradients: Annotated[
+        str, typer.Option(help="multitask gradient combination: sum, pcgrad or upgrad (torchjd)")
+    ] = "sum",
+    modality: Annotated[
+        Modality | None, typer.Option(help="tabular: feature columns (default when a table has no text column)")
+    ] = None,
+    task: Annotated[Task, typer.Option(help="classification, regression, or auto (numeric labels, many values)")] = (
+        Task.auto
+    ),
     group_column: Annotated[list[str] | None, typer.Option(help="column to audit by (repeat the flag)")] = None,
     labels_per_class: Annotated[int | None, typer.Option(help="few-shot budget: K labeled examples per class")] = None,
     seed: Annotated[int, typer.Option(help="seed of the split and of training")] = 0,
@@ -186,6 +217,7 @@ def fit(
             }.items()
             if v is not None
         }
+        labels = list(label_column or [])
         cfg = FitConfig(
             data=data,
             out=str(out),
@@ -193,7 +225,11 @@ def fit(
             strategy=strategy,
             baseline=baseline.value,
             text_column=text_column,
-            label_column=label_column,
+            label_column=labels[0] if len(labels) == 1 else None,
+            label_columns=labels if len(labels) > 1 else [],  # several: a multitask run
+            tasks=tasks,
+            task_weighting=task_weighting,
+            gradients=gradients,
             group_columns=list(group_column or []),
             labels_per_class=labels_per_class,
             seed=seed,
@@ -217,9 +253,16 @@ def fit(
             options=options,
             overwrite=overwrite,
             progress=not quiet,
+            modality=None if modality is None else modality.value,
+            task=task.value,
         )
     result = fit_run(cfg, resume=resume, echo=lambda s: console.print(s, highlight=False))
-    print_result(result)
+    if "multitask" in result.metrics:
+        from headstart.cli.multitask import print_multitask
+
+        print_multitask(result)
+    else:
+        print_result(result)
 
 
 @app.command()

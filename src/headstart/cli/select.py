@@ -19,7 +19,7 @@ def backbones(
     modality: Annotated[str | None, typer.Option(help="text or image")] = None,
 ) -> None:
     """The backbone registry: name, modality, size, license, pinned weights sha256, installed?"""
-    from headstart.backbones import list_specs
+    from headstart.backbones import is_installed, list_specs
 
     specs = list_specs(modality)
     table = Table(title="headstart backbones")
@@ -32,7 +32,7 @@ def backbones(
     table.add_column("installed", no_wrap=True)
     for s in specs:
         table.add_row(
-            s.name, s.modality, f"{s.params_m:.1f}M", str(s.embed_dim), s.license, "yes" if s.is_installed() else "no"
+            s.name, s.modality, f"{s.params_m:.1f}M", str(s.embed_dim), s.license, "yes" if is_installed(s) else "no"
         )
     console.print(table)
     for s in specs:
@@ -71,6 +71,8 @@ def advise(
     similarity: Annotated[str | None, typer.Option(help="low, medium or high similarity to the source domain")] = None,
     compute: Annotated[str | None, typer.Option(help="cpu, single-gpu or multi-gpu (default: this machine)")] = None,
     unlabeled: Annotated[bool, typer.Option(help="unlabeled target-domain data is available")] = False,
+    table: Annotated[bool, typer.Option(help="the data is a table of feature columns (rubric only)")] = False,
+    text_in_row: Annotated[bool, typer.Option(help="with --table: a column holds free text")] = False,
     backbone: Annotated[str | None, typer.Option(help="backbone to advise for (with DATA)")] = None,
     source: Annotated[
         str | None, typer.Option(help="reference sample of the backbone's source domain (any `fit` source)")
@@ -99,7 +101,9 @@ def advise(
                 "or give a DATA source to measure them: headstart advise builtin:digits"
             )
         comp = compute or compute_band(compute_profile())
-        adv = rubric_advise(labels_per_class, similarity, comp, unlabeled_target=unlabeled)
+        adv = rubric_advise(
+            labels_per_class, similarity, comp, unlabeled_target=unlabeled, table=table, text_in_row=text_in_row
+        )
         if as_json:
             console.print_json(json.dumps(adv.to_dict()))
             return
@@ -260,4 +264,4 @@ def ui(
             highlight=False,
         )
     console.print(f"headstart ui: http://{host}:{port}/  (runs from {runs}; Ctrl+C to stop)")
-    uvicorn.run(create_app(runs), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(runs, host=host), host=host, port=port, log_level="warning")

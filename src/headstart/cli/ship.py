@@ -27,6 +27,10 @@ def export(
     from headstart.export import export_run
 
     say = (lambda _s: None) if quiet else (lambda s: console.print(s, highlight=False))
+    from headstart.cli.multitask import export_multitask_if_multitask
+
+    if export_multitask_if_multitask(run_dir, quantize, say):
+        return
     rep = export_run(run_dir, fmt=format, quantize=quantize, side=side, max_items=max_items or None, echo=say)
     par, acc, speed = rep["parity"], rep["accuracy"], rep["speed"]
     ok = "[green]ok[/]" if par["ok"] else "[bold red]OUT OF TOLERANCE[/]"

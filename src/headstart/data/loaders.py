@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pandas as pd
 from headstart.data.dataset import LabeledData
 from headstart.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_path, read_image
 from headstart.data.locate import csv_record_lines
-from headstart.data.validate import check_classes
+from headstart.data.validate import check_classes, conflicting_duplicates
 from headstart.errors import HeadstartError
 
 ON_BAD_ITEM = ("error", "skip")
@@ -42,6 +44,9 @@ class _BadItems:
         self.skipped.append({"id": item_id, "reason": reason})
 
 
+_DECIMAL = re.compile(r"[+-]?\d+\.\d*")
+
+
 def label_to_str(value: Any) -> str | None:
     """Normalize a raw label to its class name; None when missing (None, NaN, empty string)."""
     if value is None or value is pd.NA or value is pd.NaT:
@@ -50,6 +55,8 @@ def label_to_str(value: Any) -> str | None:
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, str):
         value = value.strip()
+        if _DECIMAL.fullmatch(value):  # "1.0" and "1" are one class, as they are when the column is numeric
+            return label_to_str(float(value))
         return value or None
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
@@ -90,6 +97,7 @@ def build_labeled(
     code = {c: i for i, c in enumerate(class_list)}
     y = np.fromiter((code[lab] for lab in labels), dtype=np.int64, count=len(labels))
     check_classes(y, class_list, source=source, label_source=label_source)
+    warnings = conflicting_duplicates(items, labels, ids) if modality == "text" else []
     return LabeledData(
         items=items,
         y=y,
@@ -100,6 +108,7 @@ def build_labeled(
         ids=ids,
         groups={k: np.asarray(v, dtype=object) for k, v in (groups or {}).items()},
         skipped=list(skipped or []),
+        warnings=warnings,
     )
 
 
@@ -124,6 +133,25 @@ def read_utf8(path: Path, display: str) -> str:
         ) from None
 
 
+def _refuse_duplicate_header(header: list[str], display: str) -> None:
+    seen: set[str] = set()
+    for name in (h.strip() for h in header):
+        if name in seen:
+            raise HeadstartError(
+                f"{display}: column {name!r} appears twice in the header; rename or delete one of them "
+                "(which one holds the data is ambiguous)"
+            )
+        seen.add(name)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]], display: str, lineno: int) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise HeadstartError(f"{display}:line {lineno}: key {k!r} appears twice in one object; keep one")
+    return dict(pairs)
+
+
 def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[str]]:
     """Read a text table into a DataFrame plus one locator per row."""
     if ext in (".csv", ".tsv", ".tab"):
@@ -131,6 +159,7 @@ def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[
         if not text.strip():
             raise HeadstartError(f"{display}: file is empty; add a header row and labeled rows")
         sep = "," if ext == ".csv" else "\t"
+        _refuse_duplicate_header(next(csv.reader(io.StringIO(text), delimiter=sep), []), display)
         try:
             df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
         except (pd.errors.ParserError, ValueError) as exc:
@@ -148,7 +177,7 @@ def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, object_pairs_hook=lambda pairs, n=lineno: _unique_keys(pairs, display, n))
             except json.JSONDecodeError as exc:
                 raise HeadstartError(
                     f"{display}:line {lineno}: invalid JSON ({exc.msg} at column {exc.colno}); "
@@ -197,12 +226,22 @@ def _load_table(
     label_column: str | None,
     group_columns: Sequence[str],
     bad: _BadItems,
+    modality: str | None = None,
+    task: str = "auto",
 ) -> LabeledData:
     df, row_ids = _read_table(path, display, ext)
     columns = [str(c) for c in df.columns]
     df.columns = pd.Index(columns)
     if len(df) == 0:
         raise HeadstartError(f"{display}: no data rows (only a header); add labeled rows")
+    if modality == "tabular" or (modality is None and text_column is None and "text" not in columns):
+        from headstart.data.tabular import table_to_labeled
+
+        lcol = _pick_column(columns, label_column, "label", "--label-column", display)
+        return table_to_labeled(
+            df, row_ids, label_column=lcol, where=display, provenance=f"user file {path.resolve()}", bad=bad.bad,
+            skipped=bad.skipped, text_column=text_column, group_columns=group_columns, task=task,
+        )  # fmt: skip
     tcol = _pick_column(columns, text_column, "text", "--text-column", display)
     lcol = _pick_column(columns, label_column, "label", "--label-column", display)
     if tcol == lcol:
@@ -216,7 +255,15 @@ def _load_table(
     keep: list[int] = []
     texts: list[str] = []
     labels: list[str] = []
+    from headstart.data.targets import resolve_task
+
+    regression = resolve_task(labels_raw, task, where=f"{display}: column {lcol!r}") == "regression"
     for i, (t, lab) in enumerate(zip(texts_raw, labels_raw, strict=True)):
+        if isinstance(t, list | tuple | dict | np.ndarray):
+            raise HeadstartError(
+                f"{row_ids[i]}: column {tcol!r} holds a {type(t).__name__}, not a text; "
+                "pass a column of strings (join the list into one text first)"
+            )
         text = _text_value(t)
         label = label_to_str(lab)
         if not text.strip():
@@ -231,6 +278,11 @@ def _load_table(
     if not keep:
         raise HeadstartError(f"{display}: every row was skipped as bad ({len(bad.skipped)}); fix the file")
     groups = {g: np.asarray(df[g].to_numpy(dtype=object)[keep], dtype=object) for g in group_columns}
+    if regression:
+        return LabeledData(
+            texts, np.asarray([float(v) for v in labels]), [], "text", display, f"user file {path.resolve()}",
+            [row_ids[i] for i in keep], groups=groups, skipped=bad.skipped, task="regression",
+        )  # fmt: skip
     return build_labeled(
         texts,
         labels,
@@ -548,10 +600,16 @@ def load_data(
     label_column: str | None = None,
     group_columns: Sequence[str] = (),
     on_bad_item: str = "error",
+    modality: str | None = None,
+    task: str = "auto",
 ) -> LabeledData:
-    """Load ``builtin:NAME``, an image folder (one subfolder per class), a CSV/TSV/JSONL/Parquet text table
-    (text and label columns) or an .npz with arrays X and y. Bad items raise HeadstartError, or are
-    dropped and recorded in ``skipped`` with ``on_bad_item="skip"``."""
+    """Load ``builtin:NAME``, an image folder (one subfolder per class), a CSV/TSV/JSONL/Parquet table
+    (text and label columns, or feature columns: ``modality="tabular"``, the default when there is no text
+    column) or an .npz with arrays X and y. ``task`` is auto, classification or regression
+    (headstart.data.targets). Bad items raise HeadstartError, or are dropped and recorded in ``skipped``
+    with ``on_bad_item="skip"``."""
+    if modality not in (None, "text", "tabular", "image"):
+        raise HeadstartError(f"unknown --modality {modality!r}; choose text, image or tabular")
     bad = _BadItems(on_bad_item)
     group_columns = [group_columns] if isinstance(group_columns, str) else list(group_columns)
     display = os.fspath(source)
@@ -585,6 +643,8 @@ def load_data(
             label_column=label_column,
             group_columns=group_columns,
             bad=bad,
+            modality=modality,
+            task=task,
         )
     shown_ext = path.suffix or "(no extension)"
     raise HeadstartError(f"{display}: unsupported file type {shown_ext}; {SUPPORTED_HINT}")

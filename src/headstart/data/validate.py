@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -66,6 +67,28 @@ def _item_key(item: Any) -> Any:
     if isinstance(item, np.ndarray):
         return (item.shape, item.tobytes())
     return str(item)
+
+
+def conflicting_duplicates(
+    items: Sequence[Any] | np.ndarray, labels: Sequence[str], ids: Sequence[str], *, max_items: int = 200_000
+) -> list[str]:
+    """One warning when the same text (or array) appears with different labels, naming the first such pair."""
+    if not len(items) or len(items) > max_items or (isinstance(items, np.ndarray) and items.ndim < 2):
+        return []
+    first: dict[Any, int] = {}
+    conflicts: dict[Any, tuple[int, int]] = {}
+    for i, item in enumerate(items):
+        key = _item_key(item)
+        j = first.setdefault(key, i)
+        if j != i and labels[j] != labels[i] and key not in conflicts:
+            conflicts[key] = (j, i)
+    if not conflicts:
+        return []
+    j, i = next(iter(conflicts.values()))
+    return [
+        f"{len(conflicts)} duplicate items carry different labels (first: {ids[j]} is {labels[j]!r}, "
+        f"{ids[i]} is {labels[i]!r}); fix or remove them: no model can fit both labels"
+    ]
 
 
 def summarize(data: LabeledData) -> DataSummary:

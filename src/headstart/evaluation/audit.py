@@ -8,8 +8,15 @@ positive class (the second class unless the user names one). Multiclass tasks ge
 
 Gaps: ``max_gap`` is the largest difference in accuracy between two groups with at least ``MIN_GROUP_N`` test
 examples (every group when fewer than two are that large); ``gaps`` holds the same max-minus-min for each
-metric. ``change`` compares the two sides' accuracy gaps: ``widened`` when transfer's gap exceeds the baseline's
-by more than ``GAP_TOLERANCE``, ``narrowed`` when it is smaller by more than that, ``unchanged`` otherwise.
+metric and ``gap_ci`` its 95% bootstrap interval. The bootstrap resamples each group's test examples with
+replacement and uses the same resamples for both sides (paired), so ``change_ci`` (transfer's accuracy gap
+minus the baseline's) is an interval of the change itself. ``change`` is ``widened`` / ``narrowed`` only when
+that interval excludes zero and the change exceeds ``GAP_TOLERANCE``; ``unchanged`` when the two gaps are
+within the tolerance, ``unchanged (within noise)`` when they differ but the interval includes zero.
+
+Binary tasks also get the largest error-rate disparity: ``{side}["fpr_gap"]`` and ``["fnr_gap"]`` (gap, CI,
+and the groups with the highest and lowest rate), and ``largest_error_rate_gap``, the larger of transfer's
+two (what the command line prints).
 """
 
 from __future__ import annotations
@@ -116,6 +123,71 @@ def _side(
     return by_group, overall
 
 
+RATES = ("accuracy", "fpr", "fnr")
+NOISE = "unchanged (within noise)"
+
+
+def _boot_gaps(
+    y: np.ndarray, preds: dict[str, np.ndarray], labels: np.ndarray, eligible: list[str], pos: int | None, **kw: int
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per side and metric, the max-minus-min gap over ``eligible`` groups in each of ``n_boot`` paired
+    resamples (each group resampled within itself; NaN where fewer than two groups have the metric)."""
+    n_boot, rng = kw["n_boot"], np.random.default_rng(kw["seed"])
+    metrics = RATES if pos is not None else ("accuracy",)
+    per = {side: {m: np.full((n_boot, len(eligible)), np.nan) for m in metrics} for side in preds}
+    for j, g in enumerate(eligible):
+        idx = np.flatnonzero(labels == g)
+        draws = idx[rng.integers(0, len(idx), size=(n_boot, len(idx)))]
+        yt = y[draws]
+        for side, p in preds.items():
+            pp = p[draws]
+            per[side]["accuracy"][:, j] = (pp == yt).mean(axis=1)
+            if pos is not None:
+                neg = yt != pos
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    per[side]["fpr"][:, j] = ((pp == pos) & neg).sum(1) / neg.sum(1)
+                    per[side]["fnr"][:, j] = ((pp != pos) & ~neg).sum(1) / (~neg).sum(1)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for side, by_metric in per.items():
+        out[side] = {}
+        for m, vals in by_metric.items():
+            ok = np.isfinite(vals).sum(axis=1) >= 2
+            gap = np.full(n_boot, np.nan)
+            if ok.any():
+                gap[ok] = np.nanmax(vals[ok], axis=1) - np.nanmin(vals[ok], axis=1)
+            out[side][m] = gap
+    return out
+
+
+def _ci(samples: np.ndarray) -> list[float | None]:
+    finite = samples[np.isfinite(samples)]
+    if not len(finite):
+        return [None, None]
+    lo, hi = np.quantile(finite, [0.025, 0.975])
+    return [float(lo), float(hi)]
+
+
+def _change(delta: float, ci: list[float | None]) -> str:
+    lo, hi = ci
+    if abs(delta) <= GAP_TOLERANCE:
+        return "unchanged"
+    if delta > 0 and lo is not None and lo > 0:
+        return "widened"
+    if delta < 0 and hi is not None and hi < 0:
+        return "narrowed"
+    return NOISE
+
+
+def _rate_gap(
+    by_group: dict[str, dict[str, Any]], eligible: list[str], key: str, ci: list[float | None]
+) -> dict[str, Any] | None:
+    vals = [(by_group[g][key], g) for g in eligible if by_group[g][key] is not None]
+    if len(vals) < 2:
+        return None
+    (lo, glo), (hi, ghi) = min(vals), max(vals)
+    return {"metric": key, "gap": float(hi - lo), "ci": ci, "high_group": ghi, "high": hi, "low_group": glo, "low": lo}
+
+
 def _gaps(by_group: dict[str, dict[str, Any]], eligible: list[str]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for key in ("accuracy", "recall", "fpr", "fnr", "selection_rate"):
@@ -155,17 +227,29 @@ def audit_column(
         eligible = order
     t_gaps, b_gaps = _gaps(t_by, eligible), _gaps(b_by, eligible)
     t_gap, b_gap = t_gaps["accuracy"] or 0.0, b_gaps["accuracy"] or 0.0
-    change = (
-        "widened" if t_gap > b_gap + GAP_TOLERANCE else "narrowed" if t_gap < b_gap - GAP_TOLERANCE else "unchanged"
-    )
+    preds = {"transfer": np.asarray(pred_transfer), "baseline": np.asarray(pred_baseline)}
+    boot = _boot_gaps(y_true, preds, labels, eligible, pos, n_boot=n_boot, seed=seed)
+    change_ci = _ci(boot["transfer"]["accuracy"] - boot["baseline"]["accuracy"])
+    sides: dict[str, dict[str, Any]] = {}
+    for side, by, gaps, gap in (("transfer", t_by, t_gaps, t_gap), ("baseline", b_by, b_gaps, b_gap)):
+        gap_ci = {m: _ci(v) for m, v in boot[side].items()}
+        sides[side] = {"max_gap": float(gap), "gaps": gaps, "gap_ci": gap_ci}
+        if pos is not None:
+            for m in ("fpr", "fnr"):
+                sides[side][f"{m}_gap"] = _rate_gap(by, eligible, m, gap_ci[m])
+    rate_gaps = [sides["transfer"].get(f"{m}_gap") for m in ("fpr", "fnr")]
+    largest = max((r for r in rate_gaps if r is not None), key=lambda r: r["gap"], default=None)
     return {
         "groups": [
             {"group": g, "n": int(counts[g]), "transfer": t_by[g], "baseline": b_by[g], "in_gap": g in eligible}
             for g in order
         ],
-        "transfer": {"max_gap": float(t_gap), "gaps": t_gaps},
-        "baseline": {"max_gap": float(b_gap), "gaps": b_gaps},
-        "change": change,
+        "transfer": sides["transfer"],
+        "baseline": sides["baseline"],
+        "change": _change(t_gap - b_gap, change_ci),
+        "change_delta": float(t_gap - b_gap),
+        "change_ci": change_ci,
+        "largest_error_rate_gap": largest,
         "positive_class": None if pos is None else str(classes[pos]),
         "min_group_n": int(min_group_n),
         "n_boot": int(n_boot),
@@ -194,7 +278,8 @@ def audit_groups(
 
 
 def audit_summary(audit: dict[str, dict[str, Any]]) -> list[str]:
-    """One plain sentence per column (largest selection-rate or accuracy gap, and the direction of change)."""
+    """One plain sentence per column (accuracy gaps with the CI of their change, the largest error-rate gap,
+    and the largest selection-rate or accuracy gap)."""
     lines = []
     for col, a in audit.items():
         eligible = [g for g in a["groups"] if g.get("in_gap", True)]
@@ -205,8 +290,23 @@ def audit_summary(audit: dict[str, dict[str, Any]]) -> list[str]:
             if len(vals) >= 2:
                 (lo, glo), (hi, ghi) = min(vals), max(vals)
                 parts.append(f"{side} {key.replace('_', ' ')} {ghi} {hi:.3f} vs {glo} {lo:.3f}")
+        ci = a.get("change_ci") or [None, None]
+        interval = f", change 95% CI [{ci[0]:+.3f}, {ci[1]:+.3f}]" if None not in ci else ""
+        rate = a.get("largest_error_rate_gap")
+        if rate:
+            parts.insert(0, error_rate_sentence(rate))
         lines.append(
             f"{col}: accuracy gap transfer {a['transfer']['max_gap']:.3f}, baseline {a['baseline']['max_gap']:.3f} "
-            f"({a['change']}); " + "; ".join(parts)
+            f"({a['change']}{interval}); " + "; ".join(parts)
         )
     return lines
+
+
+def error_rate_sentence(rate: dict[str, Any]) -> str:
+    """``largest_error_rate_gap`` as words: "transfer FPR gap 0.370 [0.21, 0.52] (Black 0.52 vs White 0.15)"."""
+    lo, hi = rate.get("ci") or [None, None]
+    ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
+    return (
+        f"transfer {rate['metric'].upper()} gap {rate['gap']:.3f}{ci} "
+        f"({rate['high_group']} {rate['high']:.3f} vs {rate['low_group']} {rate['low']:.3f})"
+    )

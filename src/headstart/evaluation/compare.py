@@ -291,16 +291,22 @@ def judge_all(
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """:func:`judge` for every comparison. ``y_true`` may map task name -> targets (multitask runs)."""
-    by_name = {arm.name: arm for arm in arms}
+
+    def task_arms(task: str) -> dict[str, Arm]:
+        # arm names are unique within a task (a multitask run has a "single-task" arm per task); reference
+        # arms are the task's own, else the run-wide ones (task "main")
+        own = {a.name: a for a in arms if a.task == task}
+        shared = {a.name: a for a in arms if a.role == "reference" and a.task == "main" and a.name not in own}
+        return {**shared, **own}
+
     for c in comparisons:
         for side in (c.a, c.b):
-            if side not in by_name:
+            if side not in task_arms(c.task):
                 raise KeyError(f"comparison {c.name!r} names arm {side!r}, which the run does not have")
     out = []
     for c in comparisons:
         y = y_true[c.task] if isinstance(y_true, Mapping) else y_true
-        task_arms = {n: a for n, a in by_name.items() if a.task == c.task or a.role == "reference"}
-        out.append(judge(c, task_arms, y, seed=seed))
+        out.append(judge(c, task_arms(c.task), y, seed=seed))
     return out
 
 

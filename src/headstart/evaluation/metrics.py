@@ -60,3 +60,36 @@ def classification_summary(y_true: np.ndarray, proba: np.ndarray, classes: Seque
         },
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+
+
+def regression_summary(y_true: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """MAE, RMSE, R², Spearman rank correlation and the error quantiles of a regression on the test items."""
+    from scipy.stats import spearmanr
+
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(pred, dtype=np.float64)
+    err = p - y
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    rho = spearmanr(y, p).statistic if len(y) > 1 and np.ptp(p) > 0 and np.ptp(y) > 0 else float("nan")
+    return {
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "r2": float(1.0 - np.sum(err**2) / ss_tot) if ss_tot > 0 else float("nan"),
+        "spearman": float(rho),
+        "median_abs_error": float(np.median(np.abs(err))),
+        "n": len(y),
+    }
+
+
+def conformal_halfwidth(abs_residuals: np.ndarray, coverage: float = 0.9) -> float:
+    """Split-conformal half-width: the ceil((n+1)·coverage)-th smallest held-out absolute residual, so
+    ``prediction ± halfwidth`` covers a new target with probability >= ``coverage`` (exchangeable data).
+    Infinite when there are too few residuals for that coverage."""
+    r = np.sort(np.abs(np.asarray(abs_residuals, dtype=np.float64)))
+    k = int(np.ceil((len(r) + 1) * coverage))
+    return float(r[k - 1]) if 1 <= k <= len(r) else float("inf")
+
+
+def interval_coverage(y_true: np.ndarray, pred: np.ndarray, halfwidth: float) -> float:
+    """Share of targets inside ``pred ± halfwidth``."""
+    return float(np.mean(np.abs(np.asarray(y_true, float) - np.asarray(pred, float)) <= halfwidth))

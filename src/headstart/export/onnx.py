@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from headstart.backends import DEFAULT_OPSET, EncoderGraph, export_module, make_session
 from headstart.errors import HeadstartError
+from headstart.integrity import add_to_manifest, require_listed
 from headstart.io import atomic_dir, atomic_write_json
 
 __all__ = [
@@ -75,6 +76,20 @@ NOT_EXPORTABLE: dict[str, str] = {
         "a stacked model (--ship stack) combines both sides and is not exported to ONNX; "
         "export one side with `headstart export RUN_DIR --side transfer` (or baseline)"
     ),
+    **{
+        kind: (
+            f"{what} is not exported to ONNX yet (skl2onnx is not installed here and tables/regression heads have "
+            "no exporter); serve it with `headstart predict RUN_DIR NEW.csv` (no pickle involved)"
+        )
+        for kind, what in (
+            ("tabular-trees", "the gradient-boosted trees baseline (saved as node arrays, predicted with numpy)"),
+            ("tabular-linear", "the one-hot + scaled linear table baseline"),
+            ("row-text", "a text model on table rows serialized as text"),
+            ("tfidf-ridge", "the TF-IDF + ridge regression baseline"),
+            ("pixel-ridge", "the pixel ridge regression baseline"),
+            ("ridge-probe", "a ridge (regression) probe"),
+        )
+    },
 }
 
 
@@ -551,6 +566,7 @@ def export_run(
         inputs = prepare_inputs(contract, bench, tokenizer=plan.tokenizer)
         report["speed"] = _speed(plan, sessions, inputs, batch_size=64, repeat=repeat)
         atomic_write_json(out / "export.json", report)
+    add_to_manifest(run, EXPORT_DIR)  # predict --onnx verifies the graph it runs
     return report
 
 
@@ -565,6 +581,8 @@ def predict_onnx(
     run = Path(run_dir)
     config, metrics = load_run(run)
     folder = run / EXPORT_DIR
+    if folder.exists():
+        require_listed(run, EXPORT_DIR)
     name = INT8_FILE if quantized else FP32_FILE
     if not (folder / name).exists() or not (folder / "preprocessing.json").exists():
         flag = " --quantize int8" if quantized else ""

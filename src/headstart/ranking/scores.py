@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import stats
 from sklearn.covariance import LedoitWolf
 from sklearn.exceptions import ConvergenceWarning
@@ -38,228 +38,20 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from headstart.errors import HeadstartError
+from headstart.ranking.checks import IntArray, as_features, as_labels
+from headstart.ranking.logme import logme
 
 __all__ = [
     "h_score",
     "knn_cv_accuracy",
     "leep",
     "linear_probe_cv_accuracy",
-    "log_evidence",
-    "logme",
-    "maximize_evidence",
     "nce",
     "rank_backbones",
     "weighted_kendall_tau",
 ]
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
-# Reference constants of thuml/LogME: at most 11 fixed-point steps, stop when alpha/beta moves < tol
-# (relative), and 1e-5 added to the denominators of the alpha and beta updates.
-_LOGME_MAX_ITER = 11
-_LOGME_TOL = 1e-3
-_LOGME_EPS = 1e-5
-
-
-# ----------------------------------------------------------------------------------------------------------
-# input checks
-# ----------------------------------------------------------------------------------------------------------
-def _as_features(features: ArrayLike, name: str = "features") -> FloatArray:
-    f = np.asarray(features)
-    if f.ndim != 2:
-        raise HeadstartError(f"{name} must be a 2-D array [N, D]; got shape {f.shape}")
-    if f.shape[0] == 0 or f.shape[1] == 0:
-        raise HeadstartError(f"{name} is empty (shape {f.shape}); pass at least one sample and one dimension")
-    if not np.issubdtype(f.dtype, np.number) or np.issubdtype(f.dtype, np.complexfloating):
-        raise HeadstartError(f"{name} must be real numbers; got dtype {f.dtype}")
-    f = f.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(f)):
-        raise HeadstartError(f"{name} contains NaN or infinite values; fix or drop those rows first")
-    return f
-
-
-def _as_labels(y: ArrayLike, n: int | None = None, name: str = "y", min_classes: int = 2) -> IntArray:
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise HeadstartError(f"{name} must be a 1-D array of labels [N]; got shape {arr.shape}")
-    if n is not None and arr.shape[0] != n:
-        raise HeadstartError(f"{name} has {arr.shape[0]} labels but the features have {n} rows; they must match")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise HeadstartError(f"{name} contains NaN labels; drop unlabeled rows first")
-    _, codes = np.unique(arr, return_inverse=True)
-    codes = codes.reshape(-1).astype(np.int64)
-    n_classes = int(codes.max()) + 1 if codes.size else 0
-    if n_classes < min_classes:
-        raise HeadstartError(f"{name} has {n_classes} distinct class(es); need at least {min_classes}")
-    return codes
-
-
-# ----------------------------------------------------------------------------------------------------------
-# LogME
-# ----------------------------------------------------------------------------------------------------------
-class _Spectrum:
-    """Eigen-decomposition of the Gram matrix shared by all targets of one feature matrix.
-
-    With ``F = U S V^T`` (thin SVD, ``r = min(N, D)`` singular values, zeros kept) we store
-    ``sigma = s**2`` [r] and a projector giving ``z2 = (S U^T t)**2 = (V^T F^T t)**2`` [r] for a target
-    ``t`` [N]. Every term of the evidence is a function of ``(sigma, z2, ||t||^2)`` only, so no division by a
-    (possibly zero) singular value is needed and rank-deficient features are handled exactly.
-    """
-
-    def __init__(self, f: FloatArray) -> None:
-        n, d = f.shape
-        self.n, self.d = n, d
-        self._via_small_gram = n < d
-        if n >= d:  # D x D Gram: F^T F = V diag(sigma) V^T, z = V^T F^T t = (F V)^T t
-            sigma, v = np.linalg.eigh(f.T @ f)
-            self._proj: FloatArray = f @ v
-        else:  # N x N Gram: F F^T = U diag(sigma) U^T, z = S U^T t, so z2 = sigma * (U^T t)^2
-            sigma, self._proj = np.linalg.eigh(f @ f.T)
-        self.sigma: FloatArray = np.clip(sigma, 0.0, None)
-
-    def z2(self, t: FloatArray) -> FloatArray:
-        z = self._proj.T @ t
-        return self.sigma * z * z if self._via_small_gram else z * z
-
-
-def _evidence_terms(alpha: float, beta: float, sigma: FloatArray, z2: FloatArray, t2: float) -> tuple[float, float]:
-    """Return ``(||m||^2, ||F m - t||^2)`` for the posterior mean ``m`` at ``(alpha, beta)``."""
-    lam = alpha / beta
-    denom = (lam + sigma) ** 2
-    m2 = float(np.sum(z2 / denom))
-    res2 = t2 - float(np.sum(z2 * (sigma + 2.0 * lam) / denom))
-    return m2, max(res2, 0.0)
-
-
-def _log_evidence_from_spectrum(
-    alpha: float, beta: float, sigma: FloatArray, z2: FloatArray, t2: float, n: int, d: int
-) -> float:
-    if math.isinf(alpha):  # limit alpha -> inf: m = 0, and D/2 log(alpha) - 1/2 log|A| -> 0 when F = 0
-        return n / 2.0 * math.log(beta) - n / 2.0 * math.log(2.0 * math.pi) - beta / 2.0 * t2
-    m2, res2 = _evidence_terms(alpha, beta, sigma, z2, t2)
-    # log|A| with A = alpha I_D + beta F^T F: r eigenvalues alpha + beta*sigma and D - r eigenvalues alpha.
-    logdet_a = float(np.sum(np.log(alpha + beta * sigma))) + (d - sigma.shape[0]) * math.log(alpha)
-    return float(
-        n / 2.0 * math.log(beta)
-        + d / 2.0 * math.log(alpha)
-        - n / 2.0 * math.log(2.0 * math.pi)
-        - beta / 2.0 * res2
-        - alpha / 2.0 * m2
-        - 0.5 * logdet_a
-    )
-
-
-def _fixed_point(
-    sigma: FloatArray, z2: FloatArray, t2: float, n: int, max_iter: int, tol: float
-) -> tuple[float, float]:
-    if not np.any(sigma > 0):
-        # All-zero features carry no signal: the evidence is maximal as alpha -> inf (w pinned at 0).
-        return math.inf, n / (t2 + _LOGME_EPS)
-    alpha, beta = 1.0, 1.0
-    for _ in range(max_iter):
-        lam = alpha / beta
-        gamma = float(np.sum(sigma / (sigma + lam)))
-        m2, res2 = _evidence_terms(alpha, beta, sigma, z2, t2)
-        alpha = gamma / (m2 + _LOGME_EPS)
-        beta = (n - gamma) / (res2 + _LOGME_EPS)
-        if abs(alpha / beta - lam) / lam <= tol:
-            break
-    return alpha, beta
-
-
-def log_evidence(features: ArrayLike, target: ArrayLike, alpha: float, beta: float) -> float:
-    r"""Total log evidence ``log p(t | F, alpha, beta)`` of Bayesian linear regression (no 1/N).
-
-    Model: ``w ~ N(0, alpha^-1 I_D)``, ``t | F, w ~ N(F w, beta^-1 I_N)``. Closed form (Bishop, PRML 3.86)::
-
-        log p = N/2 log beta + D/2 log alpha - N/2 log 2pi - beta/2 ||F m - t||^2 - alpha/2 m^T m - 1/2 log|A|
-        A = alpha I + beta F^T F,   m = beta A^-1 F^T t
-
-    evaluated through the eigen-decomposition of the Gram matrix (no D x D inverse).
-
-    Shapes: features [N, D], target [N] (real-valued), alpha > 0, beta > 0 -> float.
-    """
-    f = _as_features(features)
-    t = np.asarray(target, dtype=np.float64).reshape(-1)
-    if t.shape[0] != f.shape[0]:
-        raise HeadstartError(f"target has {t.shape[0]} values but features have {f.shape[0]} rows")
-    if not (alpha > 0 and beta > 0):
-        raise HeadstartError(f"alpha and beta must be positive; got alpha={alpha}, beta={beta}")
-    spec = _Spectrum(f)
-    return _log_evidence_from_spectrum(
-        float(alpha), float(beta), spec.sigma, spec.z2(t), float(t @ t), f.shape[0], f.shape[1]
-    )
-
-
-def maximize_evidence(
-    features: ArrayLike, target: ArrayLike, *, max_iter: int = _LOGME_MAX_ITER, tol: float = _LOGME_TOL
-) -> tuple[float, float, float]:
-    """MacKay fixed-point evidence maximisation for one real-valued target.
-
-    Iterates (``lam = alpha/beta``, ``sigma_i`` eigenvalues of ``F^T F``)::
-
-        gamma = sum_i sigma_i / (sigma_i + lam)
-        alpha = gamma / m^T m,   beta = (N - gamma) / ||F m - t||^2
-
-    from ``alpha = beta = 1`` (You et al. 2021, Alg. 1 / 2110.10545 Alg. 2).
-
-    Shapes: features [N, D], target [N] -> ``(alpha, beta, log_evidence / N)``.
-    """
-    f = _as_features(features)
-    t = np.asarray(target, dtype=np.float64).reshape(-1)
-    if t.shape[0] != f.shape[0]:
-        raise HeadstartError(f"target has {t.shape[0]} values but features have {f.shape[0]} rows")
-    spec = _Spectrum(f)
-    z2, t2 = spec.z2(t), float(t @ t)
-    alpha, beta = _fixed_point(spec.sigma, z2, t2, spec.n, max_iter, tol)
-    ev = _log_evidence_from_spectrum(alpha, beta, spec.sigma, z2, t2, spec.n, spec.d)
-    return alpha, beta, ev / spec.n
-
-
-def logme(features: ArrayLike, y: ArrayLike, *, max_iter: int = _LOGME_MAX_ITER, tol: float = _LOGME_TOL) -> float:
-    r"""LogME: log of maximum evidence, averaged per sample and over classes.
-
-    You, Liu, Wang, Long. "LogME: Practical Assessment of Pre-trained Models for Transfer Learning",
-    ICML 2021 (http://proceedings.mlr.press/v139/you21b.html); fixed-point form from You et al.,
-    "Ranking and Tuning Pre-trained Models: A New Paradigm of Exploiting Model Hubs", JMLR 2022
-    (arXiv:2110.10545).
-
-    For each class ``c`` the one-hot column ``t_c = [y == c]`` [N] is regressed on the features with a
-    Bayesian linear model ``w ~ N(0, alpha^-1 I)``, ``t ~ N(F w, beta^-1 I)``; ``(alpha, beta)`` maximise the
-    evidence (see :func:`maximize_evidence`), and::
-
-        LogME = 1/C sum_c  max_{alpha,beta} log p(t_c | F, alpha, beta) / N
-
-    with the closed form of :func:`log_evidence`. The spectrum of the Gram matrix is computed once and reused
-    for every class, so the cost is ``O(N D min(N, D))`` plus ``O(C * min(N, D))``.
-
-    Matches the reference implementation (thuml/LogME ``LogME.fit``, whose default is the fixed-point path;
-    tllib ``log_maximum_evidence`` runs the ICML path): same start ``alpha = beta = 1``, at most
-    ``max_iter = 11`` steps, relative tolerance ``1e-3`` on ``alpha/beta``, ``1e-5`` added to the update
-    denominators. One deliberate difference: ``log|A|`` always counts all ``D`` eigenvalues of ``A``. thuml's
-    fixed-point path keeps only ``min(N, D)`` singular values, so for ``D > N`` it omits
-    ``(D - N)/2 * log(alpha)`` and overstates the evidence; here the value is the exact evidence, as in the
-    ICML path. For ``N > D`` the numbers agree to about 1e-5.
-
-    Shapes: features [N, D] (any real dtype; cast to float64), y [N] labels -> float (higher is better;
-    typical range about -2 .. 2).
-    """
-    f = _as_features(features)
-    codes = _as_labels(y, f.shape[0])
-    spec = _Spectrum(f)
-    evidences = []
-    for c in range(int(codes.max()) + 1):
-        t = (codes == c).astype(np.float64)
-        z2, t2 = spec.z2(t), float(t @ t)
-        alpha, beta = _fixed_point(spec.sigma, z2, t2, spec.n, max_iter, tol)
-        evidences.append(_log_evidence_from_spectrum(alpha, beta, spec.sigma, z2, t2, spec.n, spec.d) / spec.n)
-    return float(np.mean(evidences))
-
-
-# ----------------------------------------------------------------------------------------------------------
-# LEEP, NCE
-# ----------------------------------------------------------------------------------------------------------
 def leep(source_probs: ArrayLike, y: ArrayLike) -> float:
     r"""LEEP: log expected empirical prediction.
 
@@ -274,8 +66,8 @@ def leep(source_probs: ArrayLike, y: ArrayLike) -> float:
     Shapes: source_probs [N, Z] (rows are probabilities: non-negative, sum to 1), y [N] -> float <= 0;
     0 is the maximum (the source head determines the target label).
     """
-    p = _as_features(source_probs, "source_probs")
-    codes = _as_labels(y, p.shape[0])
+    p = as_features(source_probs, "source_probs")
+    codes = as_labels(y, p.shape[0])
     if np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise HeadstartError(
             "source_probs rows must be probabilities (non-negative, summing to 1); apply softmax to the logits"
@@ -301,8 +93,8 @@ def nce(source_labels: ArrayLike, y: ArrayLike) -> float:
 
     Shapes: source_labels [N], y [N] (any hashable labels) -> float <= 0; 0 when ``z`` determines ``y``.
     """
-    z = _as_labels(source_labels, None, "source_labels", min_classes=1)
-    codes = _as_labels(y, z.shape[0])
+    z = as_labels(source_labels, None, "source_labels", min_classes=1)
+    codes = as_labels(y, z.shape[0])
     joint = np.zeros((int(codes.max()) + 1, int(z.max()) + 1))
     np.add.at(joint, (codes, z), 1.0 / z.shape[0])
     p_z = joint.sum(axis=0, keepdims=True)
@@ -334,8 +126,8 @@ def h_score(features: ArrayLike, y: ArrayLike, *, shrinkage: bool = False) -> fl
 
     Shapes: features [N, D], y [N] -> float (higher is better; at most ``C - 1`` without shrinkage).
     """
-    f = _as_features(features)
-    codes = _as_labels(y, f.shape[0])
+    f = as_features(features)
+    codes = as_labels(y, f.shape[0])
     if f.shape[0] < 2:
         raise HeadstartError("h_score needs at least 2 samples")
     f = f - f.mean(axis=0, keepdims=True)
@@ -377,8 +169,8 @@ def knn_cv_accuracy(features: ArrayLike, y: ArrayLike, k: int = 5, folds: int = 
 
     Shapes: features [N, D], y [N] -> float in [0, 1].
     """
-    f = _as_features(features)
-    codes = _as_labels(y, f.shape[0])
+    f = as_features(features)
+    codes = as_labels(y, f.shape[0])
     if k < 1:
         raise HeadstartError(f"k must be at least 1; got {k}")
     cv = _cv(codes, folds, seed)
@@ -397,8 +189,8 @@ def linear_probe_cv_accuracy(
 
     Shapes: features [N, D], y [N] -> float in [0, 1].
     """
-    f = _as_features(features)
-    codes = _as_labels(y, f.shape[0])
+    f = as_features(features)
+    codes = as_labels(y, f.shape[0])
     cv = _cv(codes, folds, seed)
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     with warnings.catch_warnings():
@@ -433,14 +225,14 @@ def rank_backbones(
     if not feature_sets:
         raise HeadstartError("rank_backbones needs at least one backbone's features")
     labels = np.asarray(y)
-    _as_labels(labels)
+    as_labels(labels)
     nan = float("nan")
     rows: list[dict[str, Any]] = []
     for name, pair in feature_sets.items():
         if not isinstance(pair, tuple) or len(pair) != 2:
             raise HeadstartError(f"feature_sets[{name!r}] must be a (features, source_probs or None) pair")
         feats, probs = pair
-        f = _as_features(feats, f"features of {name!r}")
+        f = as_features(feats, f"features of {name!r}")
         if f.shape[0] != labels.shape[0]:
             raise HeadstartError(f"features of {name!r} have {f.shape[0]} rows but there are {labels.shape[0]} labels")
         row: dict[str, Any] = {
@@ -455,7 +247,7 @@ def rank_backbones(
             "linear_probe_accuracy": nan,
         }
         if probs is not None:
-            p = _as_features(probs, f"source_probs of {name!r}")
+            p = as_features(probs, f"source_probs of {name!r}")
             if p.shape[0] != labels.shape[0]:
                 raise HeadstartError(
                     f"source_probs of {name!r} have {p.shape[0]} rows but there are {labels.shape[0]} labels"

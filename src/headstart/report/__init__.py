@@ -60,6 +60,11 @@ def write_report(
         config = _read_json(run / "config.json")
     predictions = _read_predictions(run / "predictions.csv")
     name = run.name.removesuffix(".partial")
+    if metrics.get("data", {}).get("task") == "regression":
+        from headstart.report.regression import render_regression_report
+
+        atomic_write_text(run / REPORT_NAME, render_regression_report(config, metrics, predictions, name))
+        return run / REPORT_NAME
     page = render_report(config, metrics, predictions, data, run_name=name)
     out = run / REPORT_NAME
     atomic_write_text(out, page)

@@ -1,6 +1,6 @@
 """Transfer strategies by name. Importing this package registers every built-in strategy."""
 
-from headstart.strategies import contrastive, finetune, linear_probe
+from headstart.strategies import contrastive, finetune, linear_probe, ridge_probe, row_text
 from headstart.strategies.base import (
     DESCRIPTIONS,
     OPTION_KEYS,
@@ -10,7 +10,6 @@ from headstart.strategies.base import (
     get_strategy,
     register_strategy,
 )
-from headstart.strategies.finetune import choose_auto
 
 __all__ = [
     "DESCRIPTIONS",
@@ -18,10 +17,11 @@ __all__ = [
     "STRATEGIES",
     "TransferTask",
     "check_options",
-    "choose_auto",
     "contrastive",
     "finetune",
     "get_strategy",
     "linear_probe",
     "register_strategy",
+    "ridge_probe",
+    "row_text",
 ]

@@ -30,6 +30,7 @@ class TransferTask:
     work_dir: Path | None = None  # where checkpoints go (resumable runs)
     resume: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # strategy hyper-parameters (epochs, lr, ...)
+    target: str = "classification"  # or "regression": y holds float targets and classes is empty
     timings: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)  # what the strategy wants recorded (cache hits, CKA)
 

@@ -366,8 +366,7 @@ class ContrastiveModel:
         result = encoder.body.load_state_dict(top, strict=False)
         if result.unexpected_keys or set(top) != set(meta.get("trained_tensors", top)):
             raise HeadstartError(f"{path}: tensors do not fit backbone {meta['backbone']}; the file is damaged")
-        with np.load(folder / HEAD_FILE) as z:
-            head = LinearHead.from_arrays({k: z[k] for k in z.files})
+        head = LinearHead.read(folder / HEAD_FILE)
         return cls(
             meta["backbone"],
             encoder,

@@ -7,6 +7,7 @@ verdict get the same model-selection care.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -14,6 +15,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+from headstart.artifacts import read_npz
+from headstart.errors import HeadstartError
 
 DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
@@ -51,6 +55,19 @@ class LinearHead:
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> LinearHead:
         return cls(a["W"], a["b"], a["mean"], a["scale"], float(a["C"]), float(a["cv_accuracy"]))
+
+    @classmethod
+    def read(cls, path: Path) -> LinearHead:
+        """The head saved with ``atomic_write_npz(path, **head.arrays())``; one line naming the file when it is
+        truncated, incomplete or of inconsistent shapes."""
+        a = read_npz(path, ("W", "b", "mean", "scale", "C", "cv_accuracy"))
+        W, b, mean, scale = a["W"], a["b"], a["mean"], a["scale"]
+        if W.ndim != 2 or b.shape != (W.shape[0],) or mean.shape != (W.shape[1],) or scale.shape != mean.shape:
+            raise HeadstartError(
+                f"{path}: inconsistent head shapes (W {W.shape}, b {b.shape}, mean {mean.shape}); "
+                "the file is damaged, re-run `headstart fit`"
+            )
+        return cls.from_arrays(a)
 
 
 def cv_folds(y: np.ndarray, max_folds: int = 5) -> int:

@@ -81,13 +81,16 @@ class LinearProbeModel:
     @classmethod
     def load(cls, folder: Path) -> LinearProbeModel:
         meta = read_meta(folder)
-        with np.load(folder / "head.npz") as z:
-            head = LinearHead.from_arrays({k: z[k] for k in z.files})
+        head = LinearHead.read(folder / "head.npz")
         return cls(meta["backbone"], head, image_size=meta.get("image_size"), weights_sha256=meta.get("weights_sha256"))
 
 
 @register_strategy("linear-probe", "frozen backbone, cached embeddings, logistic-regression head (C by CV)")
-def fit_linear_probe(task: TransferTask) -> LinearProbeModel:
+def fit_linear_probe(task: TransferTask) -> Any:
+    if task.target == "regression":
+        from headstart.strategies.ridge_probe import fit_ridge_probe
+
+        return fit_ridge_probe(task)
     t0 = time.perf_counter()
     encoder = lazy_backbone(task.backbone, image_size=task.image_size)  # weights read only on a cache miss
     task.timings["load_backbone"] = time.perf_counter() - t0

@@ -14,24 +14,38 @@ arrays and a transformer fine-tuned on raw texts.
 from __future__ import annotations
 
 import copy
-import io
 import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from headstart.io import atomic_write_bytes
 from headstart.progress import progress_bar
+from headstart.training.checkpoint import load_checkpoint, save_checkpoint
 from headstart.training.ddp import DistInfo, all_reduce_sum, dist_info, shard
 from headstart.training.losses import make_loss
 
 Collate = Callable[[Sequence[Any], bool], dict[str, torch.Tensor]]
+
+
+class Objective(Protocol):
+    """A training objective other than one cross-entropy on ``y`` (e.g. several heads, masked labels).
+
+    ``objective(output, target)`` is the validation loss (early stopping); ``backward(output, target)`` fills
+    the ``.grad`` of the parameters (it may combine several losses or gradients) and returns the loss to log;
+    ``n_correct`` counts correct predictions in the batch (may be fractional: a mean over tasks).
+    """
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+    def backward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+    def n_correct(self, output: torch.Tensor, target: torch.Tensor) -> float: ...
 
 
 @dataclass
@@ -165,6 +179,7 @@ def evaluate_loss(
     device: torch.device,
     amp: bool,
     info: DistInfo | None = None,
+    objective: Objective | None = None,
 ) -> tuple[float, float]:
     """Mean loss and accuracy over ``items`` (no augmentation, no grad); under DDP each rank scores its
     shard and the sums are all-reduced, so every rank gets the metrics of the whole set."""
@@ -180,7 +195,10 @@ def evaluate_loss(
             with _autocast(device, amp):
                 logits = model(batch)
             total += float(loss_fn(logits.float(), target)) * len(idx)
-            correct += int((logits.argmax(-1) == target).sum())
+            if objective is not None:
+                correct += objective.n_correct(logits.float(), target)  # type: ignore[assignment]
+            else:
+                correct += int((logits.argmax(-1) == target).sum())
             n += len(idx)
     total, correct_f, n_f = all_reduce_sum([total, float(correct), float(n)], info)
     return total / max(1.0, n_f), correct_f / max(1.0, n_f)
@@ -209,12 +227,6 @@ def predict_proba(
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def _checkpoint_bytes(obj: dict[str, Any]) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
 def train(
     model: nn.Module,
     train_items: Sequence[Any],
@@ -231,6 +243,7 @@ def train(
     progress: bool = True,
     desc: str = "train",
     on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+    objective: Objective | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the epoch with the lowest validation loss.
 
@@ -238,6 +251,9 @@ def train(
     written atomically at every epoch end; with ``resume=True`` and an existing checkpoint, training continues
     from it and ends exactly as an uninterrupted run would. A checkpoint of a finished run resumes to the end
     state at once (multi-stage strategies rely on this to skip completed stages).
+
+    ``objective`` replaces the cross-entropy loss and its backward pass (``y_train``/``y_val`` may then be any
+    per-item target array, e.g. ``[n, T]`` labels of T tasks); fp16 loss scaling is not applied with it.
     """
     info = dist_info()
     device = resolve_device(config.device)
@@ -245,12 +261,15 @@ def train(
         device = torch.device("cuda", torch.cuda.current_device())
     amp = config.amp and device.type == "cuda"
     amp_dtype = _amp_dtype(device, amp)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 and objective is None else None
     progress = progress and info.is_main
     _seed_everything(config.seed)
     model.to(device)
-    loss_fn = make_loss(config.loss, y_train, n_classes, config.focal_gamma).to(device)
-    val_loss_fn = nn.CrossEntropyLoss().to(device)
+    if objective is None:
+        loss_fn: Any = make_loss(config.loss, y_train, n_classes, config.focal_gamma).to(device)
+        val_loss_fn: Any = nn.CrossEntropyLoss().to(device)
+    else:
+        loss_fn = val_loss_fn = objective
     if param_groups is None:
         param_groups = param_groups_no_decay(list(model.named_parameters()), config.lr, config.weight_decay)
     optimizer = torch.optim.AdamW(param_groups)
@@ -264,7 +283,7 @@ def train(
     start_epoch = 0
 
     if resume and checkpoint_path is not None and checkpoint_path.exists():
-        ckpt = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        ckpt = load_checkpoint(checkpoint_path)  # safetensors + JSON: nothing in it can run code
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -299,12 +318,15 @@ def train(
             target = torch.as_tensor(y_train[idx], device=device)
             with _autocast(device, amp):
                 logits = forward(batch)
-            loss = loss_fn(logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
+            if objective is not None:
+                loss = objective.backward(logits.float(), target)
+            elif scaler is not None:
+                loss = loss_fn(logits.float(), target)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
             else:
+                loss = loss_fn(logits.float(), target)
                 loss.backward()
             if config.grad_clip:
                 nn.utils.clip_grad_norm_(trainable, config.grad_clip)
@@ -327,6 +349,7 @@ def train(
             device=device,
             amp=amp,
             info=info,
+            objective=objective,
         )
         result.history.append(
             {
@@ -348,23 +371,21 @@ def train(
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
         if checkpoint_path is not None and info.is_main:
-            atomic_write_bytes(
+            save_checkpoint(
                 checkpoint_path,
-                _checkpoint_bytes(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict() if scaler is not None else None,
-                        "generator": generator.get_state(),
-                        "rng": _rng_state(),
-                        "best_state": best_state,
-                        "bad_epochs": bad_epochs,
-                        "epoch": epoch,
-                        "result": asdict(result),
-                        "config": config.to_dict(),
-                    }
-                ),
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict() if scaler is not None else None,
+                    "generator": generator.get_state(),
+                    "rng": _rng_state(),
+                    "best_state": best_state,
+                    "bad_epochs": bad_epochs,
+                    "epoch": epoch,
+                    "result": asdict(result),
+                    "config": config.to_dict(),
+                },
             )
     if best_state is not None:
         model.load_state_dict(best_state)

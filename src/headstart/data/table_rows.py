@@ -1,0 +1,24 @@
+"""New rows to predict, typed by a run's training schema (headstart.data.tabular.prediction_rows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from headstart.data.tabular import prediction_rows
+from headstart.data.unlabeled import TABLE_READERS, _line_ids, _read_table
+from headstart.errors import HeadstartError
+
+
+def load_prediction_table(source: str, table: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], Any]:
+    """(ids, typed rows, raw DataFrame) of a CSV/TSV/JSONL/Parquet file of new rows (or builtin:NAME)."""
+    if source.startswith("builtin:"):
+        from headstart.data.loaders import load_data
+
+        data = load_data(source)
+        return list(data.ids), list(data.items), None
+    path = Path(source)
+    if not path.is_file() or path.suffix.lower() not in TABLE_READERS:
+        raise HeadstartError(f"{source}: give a .csv, .tsv, .jsonl or .parquet file of rows to predict")
+    df = _read_table(path)
+    return _line_ids(path, len(df)), prediction_rows(df, table, where=source), df
