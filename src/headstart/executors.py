@@ -60,7 +60,8 @@ def worker_env(*, local: bool = True) -> dict[str, str]:
     from headstart.features import cache_root
 
     env = {"HEADSTART_CACHE": str(cache_root().resolve())}
-    for name in ("HEADSTART_BACKEND", "HEADSTART_DATA", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    passed = ("HEADSTART_BACKEND", "HEADSTART_DATA", "HEADSTART_BASELINE_CACHE", "HEADSTART_HEAD_CACHE")
+    for name in (*passed, "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if name in os.environ:
             env[name] = os.environ[name]
     if local:
