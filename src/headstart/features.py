@@ -150,6 +150,11 @@ def embed(
     return out
 
 
+def _materialized(encoder: Any) -> Any:
+    load = getattr(encoder, "materialize", None)
+    return load() if callable(load) else encoder
+
+
 def extract(
     encoder: Any,
     items: Sequence[Any],
@@ -184,10 +189,11 @@ def extract(
     def run(sub: Sequence[Any], desc: str) -> np.ndarray:
         if runner is not None:
             return runner.embed(sub, batch_size=batch_size, progress=progress, desc=desc)  # type: ignore[no-any-return]
-        return embed(encoder, sub, batch_size=batch_size, device=device, progress=progress, desc=desc)
+        return embed(_materialized(encoder), sub, batch_size=batch_size, device=device, progress=progress, desc=desc)
 
     store = cache_for(encoder, cache_dir, backend=backend_id) if cache else None
     if store is None:
+        encoder = _materialized(encoder)
         if use_onnx and n:
             runner = get_onnx_encoder(encoder, items_seq[:8], precision=default_precision(encoder))
             backend_id = runner.backend_id if runner is not None else "torch"
@@ -197,6 +203,7 @@ def extract(
     keys = [item_key(it, encoder.spec.modality) for it in items_seq]
     found = store.get(keys)
     if n and use_onnx:  # the runner also re-embeds the spot-checked items
+        encoder = _materialized(encoder)  # a lazy backbone (headstart.backbones.lazy) loads its weights here
         runner = get_onnx_encoder(encoder, items_seq[:8], precision=default_precision(encoder))
         if runner is None:  # export or parity failed (warned): torch, in the torch namespace
             backend_id = "torch"

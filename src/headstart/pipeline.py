@@ -19,7 +19,8 @@ import numpy as np
 
 from headstart.artifacts import FittedModel
 from headstart.backbones import check_license, get_spec
-from headstart.baselines import check_baseline, fit_baseline
+from headstart.baseline_cache import cached_fit_baseline
+from headstart.baselines import check_baseline
 from headstart.baselines.prior import MajorityClass
 from headstart.config import FitConfig
 from headstart.data import LabeledData, Splits, load_data, make_splits
@@ -306,7 +307,7 @@ def fit_scratch(cfg: FitConfig, task: TransferTask, timer: Timer, say: Echo) -> 
     say(f"[2/3] baseline: {cfg.baseline} from scratch on the same split")
     with timer("baseline_fit"):
         try:
-            return fit_baseline(cfg.baseline, task)
+            return cached_fit_baseline(cfg.baseline, task)  # a second fit on the same split reuses it
         except (HeadstartError, ValueError) as e:
             y = np.concatenate([task.y_train, task.y_val])
             reason = str(e).splitlines()[0]

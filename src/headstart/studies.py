@@ -4,7 +4,8 @@ Both repeat "fit transfer + fit baseline + score both on a test set" many times,
 :class:`PairFitter`. For the linear probe the embeddings of every item any repetition needs are extracted ONCE
 (through the on-disk cache, usually all hits after the main run) and each repetition only refits the
 logistic-regression head; other strategies are refit through their registered function. Baselines are always
-refit with :func:`headstart.baselines.fit_baseline` (``auto`` = best candidate on validation, as in the run).
+refit with :func:`headstart.baseline_cache.cached_fit_baseline` (``auto`` = best candidate on validation, as in
+the run; a repetition fitted before is read back from the cache).
 
 Curve (``--curve``): the test split and its embeddings stay fixed; the run's labeled set (train + val) is
 subsampled per fraction and seed, stratified (at least one example per class; nested across fractions for one
@@ -24,16 +25,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from headstart.artifacts import FittedModel
-from headstart.baselines import fit_baseline
+from headstart.baseline_cache import cached_fit_baseline
 from headstart.data import LabeledData, Splits, make_splits
 from headstart.errors import HeadstartError
 from headstart.evaluation.variance import mean_std, summarize_runs
+from headstart.executors import Executor, describe
 from headstart.strategies import TransferTask, get_strategy
 
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -131,7 +133,18 @@ class PairFitter:
 
     @property
     def reuses_embeddings(self) -> bool:
-        return self.strategy == "linear-probe" and hasattr(self.transfer, "embed")
+        return self._emb is not None or (self.strategy == "linear-probe" and hasattr(self.transfer, "embed"))
+
+    def portable(self) -> PairFitter:
+        """A copy to ship to other processes: without the run's transfer model (its encoder stays here), with
+        the prepared embeddings, without progress bars."""
+        return replace(self, transfer=None, progress=False)
+
+    def fit_eval_all(self, jobs: Sequence[PairJob], executor: Executor | None = None) -> list[PairResult]:
+        """:meth:`fit_eval` of every ``(train, val, test, seed)`` job, in order, on ``executor``."""
+        if executor is None or executor.kind == "sequential":
+            return [self.fit_eval(*job) for job in jobs]
+        return executor.map(_fit_eval_job, jobs, shared=self.portable())
 
     def prepare(self, idx: np.ndarray) -> dict[str, Any]:
         """Extract (through the cache) the embeddings of every item in ``idx`` once; returns extraction stats."""
@@ -140,7 +153,8 @@ class PairFitter:
         from headstart.features import extract
 
         uniq = np.unique(np.asarray(idx, dtype=np.int64))
-        encoder = self.transfer.encoder()  # type: ignore[union-attr]
+        t = self.transfer
+        encoder = t.feature_encoder() if hasattr(t, "feature_encoder") else t.encoder()  # type: ignore[union-attr]
         emb, stats = extract(encoder, _take(self.data.items, uniq), progress=self.progress)
         self._emb_index, self._emb = uniq, emb
         return stats.to_dict()
@@ -186,10 +200,17 @@ class PairFitter:
         else:
             model = get_strategy(self.strategy)(task)
             p_t = model.predict_proba(_take(d.items, test))
-        base, _ = fit_baseline(self.baseline, task)
+        base, _ = cached_fit_baseline(self.baseline, task)
         p_b = base.predict_proba(_take(d.items, test))
         pt, pb = p_t.argmax(1), p_b.argmax(1)
         return PairResult(float((pt == y_test).mean()), float((pb == y_test).mean()), str(base.name), pt, pb)
+
+
+PairJob = tuple[np.ndarray, np.ndarray, np.ndarray, int]  # train, val, test indices; seed
+
+
+def _fit_eval_job(fitter: PairFitter, job: PairJob) -> PairResult:
+    return fitter.fit_eval(*job)
 
 
 Echo = Callable[[str], None]
@@ -204,8 +225,10 @@ def run_curve(
     seed: int = 0,
     val_size: float = 0.2,
     echo: Echo | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
-    """``metrics["curve"]``: accuracy of both sides vs. the number of labels, mean ± std over seeds."""
+    """``metrics["curve"]``: accuracy of both sides vs. the number of labels, mean ± std over seeds; the
+    (fraction, seed) fits run on ``executor`` (default: here, one after the other)."""
     if n_seeds < 1:
         raise HeadstartError(f"--curve-seeds must be at least 1, got {n_seeds}")
     say = echo or (lambda _s: None)
@@ -214,16 +237,22 @@ def run_curve(
     test = splits.test
     extraction = fitter.prepare(np.concatenate([pool, test]))
     n_classes = len(d.classes)
+    jobs: list[PairJob] = []
+    for f in fractions:
+        for s in range(n_seeds):
+            sub = stratified_subsample(d.y, pool, f, _rng(seed, s, 11))
+            train, val = split_train_val(d.y, sub, val_size, _rng(seed, s, 12, round(f * 1e6)))
+            jobs.append((train, val, test, seed + s))
+    results = iter(fitter.fit_eval_all(jobs, executor))
     points = []
     for f in fractions:
         t_acc, b_acc, n_lab, names = [], [], [], set()
         for s in range(n_seeds):
-            sub = stratified_subsample(d.y, pool, f, _rng(seed, s, 11))
-            train, val = split_train_val(d.y, sub, val_size, _rng(seed, s, 12, round(f * 1e6)))
-            r = fitter.fit_eval(train, val, test, seed + s)
+            r = next(results)
+            train, val = jobs[len(points) * n_seeds + s][:2]
             t_acc.append(r.transfer_accuracy)
             b_acc.append(r.baseline_accuracy)
-            n_lab.append(len(sub))
+            n_lab.append(len(train) + len(val))
             names.add(r.baseline_name)
         t, b = mean_std(t_acc), mean_std(b_acc)
         n_labeled = round(float(np.mean(n_lab)))
@@ -301,9 +330,10 @@ def run_variance(
     seeds: int | None = None,
     main_result: tuple[float, float] | None = None,
     echo: Echo | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """``metrics["variance"]`` (see the module docstring); ``main_result`` = the run's (transfer, baseline)
-    test accuracies, reused as the first seed in ``seeds`` mode."""
+    test accuracies, reused as the first seed in ``seeds`` mode. The repetitions run on ``executor``."""
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     say = echo or (lambda _s: None)
@@ -340,12 +370,13 @@ def run_variance(
         raise ValueError("run_variance needs folds or seeds")
     todo = [p for p in plans if not (mode == "seeds" and main_result is not None and p[4] == seed)]
     extraction = fitter.prepare(np.concatenate([np.concatenate(p[1:4]) for p in todo])) if todo else {}
+    done = iter(fitter.fit_eval_all([(p[1], p[2], p[3], p[4]) for p in todo], executor))
     runs = []
     for info, train, val, test, run_seed in plans:
         if mode == "seeds" and main_result is not None and run_seed == seed:
             t_acc, b_acc, reused = main_result[0], main_result[1], True
         else:
-            r = fitter.fit_eval(train, val, test, run_seed)
+            r = next(done)
             t_acc, b_acc, reused = r.transfer_accuracy, r.baseline_accuracy, False
         runs.append(
             {
@@ -412,22 +443,35 @@ def run_studies(
         transfer=transfer,
         progress=cfg.progress,
     )
-    if getattr(cfg, "curve", False):
-        fr = parse_fractions(cfg.curve_fractions)
-        say(f"curve: {len(fr)} label budgets x {cfg.curve_seeds} seeds, test set fixed ({len(splits.test)})")
-        t0 = time.perf_counter()
-        out["curve"] = run_curve(
-            fitter, splits, fractions=fr, n_seeds=cfg.curve_seeds, seed=cfg.seed, val_size=cfg.val_size, echo=say
-        )
-        timings["curve"] = time.perf_counter() - t0
-    if folds or seeds:
-        t0 = time.perf_counter()
-        y_pred_t, y_pred_b = p_transfer.argmax(1), p_baseline.argmax(1)
-        main = (float((y_pred_t == y_test).mean()), float((y_pred_b == y_test).mean()))
-        say(
-            f"variance: {f'{folds} folds' if folds else f'{seeds} seeds'}"
-            + (f" x {seeds} repeats" if folds and seeds else "")
-        )
-        out["variance"] = run_variance(fitter, splits, folds=folds, seeds=seeds, main_result=main, echo=say)
-        timings["variance"] = time.perf_counter() - t0
+    kind, address = getattr(cfg, "executor", "sequential"), getattr(cfg, "ray_address", None)
+    with Executor(kind, address) as ex:
+        if ex.kind != "sequential":
+            say(f"studies run on {describe(kind, address)}")
+        if getattr(cfg, "curve", False):
+            fr = parse_fractions(cfg.curve_fractions)
+            say(f"curve: {len(fr)} label budgets x {cfg.curve_seeds} seeds, test set fixed ({len(splits.test)})")
+            t0 = time.perf_counter()
+            out["curve"] = run_curve(
+                fitter,
+                splits,
+                fractions=fr,
+                n_seeds=cfg.curve_seeds,
+                seed=cfg.seed,
+                val_size=cfg.val_size,
+                echo=say,
+                executor=ex,
+            )
+            timings["curve"] = time.perf_counter() - t0
+        if folds or seeds:
+            t0 = time.perf_counter()
+            y_pred_t, y_pred_b = p_transfer.argmax(1), p_baseline.argmax(1)
+            main = (float((y_pred_t == y_test).mean()), float((y_pred_b == y_test).mean()))
+            say(
+                f"variance: {f'{folds} folds' if folds else f'{seeds} seeds'}"
+                + (f" x {seeds} repeats" if folds and seeds else "")
+            )
+            out["variance"] = run_variance(
+                fitter, splits, folds=folds, seeds=seeds, main_result=main, echo=say, executor=ex
+            )
+            timings["variance"] = time.perf_counter() - t0
     return out

@@ -11,6 +11,7 @@ from rich.table import Table
 from headstart.cli._app import VERDICT_STYLE, app, console, friendly
 from headstart.config import Baseline, FitConfig, Loss, Modality, OnBadItem, Ship, Task, Use
 from headstart.errors import HeadstartError
+from headstart.executors import ExecutorKind
 
 
 def _pct(x: Any) -> str:
@@ -180,6 +181,13 @@ def fit(
     seeds: Annotated[
         int | None, typer.Option(help="variance: number of seeds (with --folds: repeats of the folds)")
     ] = (None),
+    executor: Annotated[
+        ExecutorKind,
+        typer.Option(help="where --seeds/--folds/--curve repetitions run: here one by one, or as Ray tasks"),
+    ] = ExecutorKind.sequential,
+    ray_address: Annotated[
+        str | None, typer.Option(help="--executor ray: address of a running Ray cluster (default: start a local one)")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="continue the interrupted run at --out with its saved settings")] = False,
     overwrite: Annotated[
         bool, typer.Option(help="replace an existing run at --out (only once the new one is done)")
@@ -240,6 +248,8 @@ def fit(
             curve_seeds=curve_seeds,
             folds=folds,
             seeds=seeds,
+            executor=executor.value,
+            ray_address=ray_address,
             options=options,
             overwrite=overwrite,
             progress=not quiet,

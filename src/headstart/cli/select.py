@@ -10,6 +10,7 @@ from rich.table import Table
 
 from headstart.cli._app import app, console, err, friendly
 from headstart.errors import HeadstartError
+from headstart.executors import ExecutorKind
 
 
 @app.command()
@@ -171,6 +172,12 @@ def rank(
     text_column: str | None = None,
     label_column: str | None = None,
     seed: int = 0,
+    executor: Annotated[
+        ExecutorKind, typer.Option(help="score the backbones here one by one, or as parallel Ray tasks")
+    ] = ExecutorKind.sequential,
+    ray_address: Annotated[
+        str | None, typer.Option(help="--executor ray: address of a running Ray cluster (default: start a local one)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:
     """Rank backbones on your data before fitting: LogME, LEEP, NCE, H-score, k-NN and linear-probe CV."""
@@ -197,6 +204,8 @@ def rank(
         use=use,
         image_size=image_size,
         progress=not as_json,
+        executor=executor.value,
+        ray_address=ray_address,
     )
     if as_json:
         console.print_json(json.dumps(rows, default=float))

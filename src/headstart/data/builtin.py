@@ -202,18 +202,19 @@ def _locate_rotten() -> Path:
 def _load_rotten(path: Path) -> LabeledData:
     with bz2.open(path, "rt", encoding="utf-8") as fh:
         df = pd.read_csv(fh)
-    rows = df.index[df["category"].isin(["fresh", "rotten"])]
+    df = df[df["category"].isin(["fresh", "rotten"])]
     texts, labels, ids, movies, skipped = [], [], [], [], []
-    for i in rows:
-        text = df.at[i, "text"]
+    # whole columns as lists: per-cell df.at over ~10k rows cost ~1 s, half of a cached second fit
+    cols = (df.index.tolist(), df["text"].tolist(), df["category"].tolist(), df["movie_name"].tolist())
+    for i, text, category, movie in zip(*cols, strict=True):
         rid = f"builtin:rotten-tomatoes:row {i + 1}"
         if not isinstance(text, str) or not text.strip():
             skipped.append({"id": rid, "reason": "empty text"})
             continue
         texts.append(text)
-        labels.append(str(df.at[i, "category"]))
+        labels.append(str(category))
         ids.append(rid)
-        movies.append(df.at[i, "movie_name"])
+        movies.append(movie)
     return build_labeled(
         texts,
         labels,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch
 from headstart.backbones import check_license, get_spec, is_installed, list_specs, load_backbone
 from headstart.data import LabeledData, load_data
 from headstart.errors import HeadstartError
+from headstart.executors import Executor
 from headstart.features import default_image_size, extract
 from headstart.ranking.scores import rank_backbones
 
@@ -86,8 +88,64 @@ def source_probabilities(encoder: Any, embeddings: np.ndarray) -> np.ndarray | N
         return torch.softmax(logits, dim=1).numpy()
 
 
+def _header(data: LabeledData) -> LabeledData:
+    """``data`` with its first item only: enough for :func:`default_image_size`, cheap to ship to workers."""
+    return LabeledData(
+        items=data.items[:1],
+        y=data.y[:1],
+        classes=data.classes,
+        modality=data.modality,
+        source=data.source,
+        provenance=data.provenance,
+        ids=data.ids[:1],
+    )
+
+
 def _take(items: Any, idx: np.ndarray) -> Any:
     return items[idx] if isinstance(items, np.ndarray) else [items[i] for i in idx]
+
+
+@dataclass
+class _RankShared:
+    """What every backbone's job reads (shipped once to the Ray object store)."""
+
+    data: LabeledData  # only for the modality, the source name and the image-size rule
+    items: Any
+    y: np.ndarray
+    image_size: int | None
+    use: str
+    batch_size: int
+    proxies: bool
+    cache: bool
+    progress: bool
+    seed: int
+
+
+def _rank_one(sh: _RankShared, name: str) -> dict[str, Any]:
+    """Load, embed (through the cache) and score one backbone: one job of ``rank_data``."""
+    t0 = time.perf_counter()
+    spec = get_spec(name)
+    notes = [] if spec.is_random else check_license(spec, sh.use)
+    size = default_image_size(sh.data, name, sh.image_size)
+    with torch.random.fork_rng():
+        torch.manual_seed(sh.seed)  # reproducible random-init controls
+        encoder = load_backbone(name, image_size=size)
+    emb, stats = extract(encoder, sh.items, batch_size=sh.batch_size, cache=sh.cache, progress=sh.progress)
+    probs = source_probabilities(encoder, emb)
+    t1 = time.perf_counter()
+    (row,) = rank_backbones({name: (emb, probs)}, sh.y, proxies=sh.proxies, seed=sh.seed)
+    t2 = time.perf_counter()
+    row.update(
+        control=spec.is_random,
+        image_size=size,
+        seconds=t2 - t0,
+        extract_seconds=stats.seconds,
+        score_seconds=t2 - t1,
+        cache_hits=stats.cache_hits,
+        computed=stats.computed,
+        warnings=notes,
+    )
+    return row
 
 
 def rank_data(
@@ -105,6 +163,8 @@ def rank_data(
     progress: bool = False,
     text_column: str | None = None,
     label_column: str | None = None,
+    executor: str = "sequential",
+    ray_address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Score every candidate backbone on a stratified subsample of ``source`` and sort by LogME.
 
@@ -116,6 +176,9 @@ def rank_data(
     ``h_score``, ``leep``, ``nce``, ``knn_accuracy``, ``linear_probe_accuracy``, ``n_samples``, ``dim``)
     plus ``control`` (random init?), ``image_size``, ``seconds`` (load + embed + score),
     ``extract_seconds``, ``score_seconds``, ``cache_hits``, ``computed`` and ``warnings`` (license notes).
+
+    ``executor="ray"`` scores the backbones as parallel Ray tasks (one CPU each; see
+    :mod:`headstart.executors`); the rows are the same as sequentially, only ``seconds`` differ.
     """
     data = (
         source
@@ -140,37 +203,30 @@ def rank_data(
     if int(np.bincount(y).min()) < 2 or len(np.unique(y)) < 2:
         raise HeadstartError(f"{data.source}: ranking needs at least 2 classes with 2 or more examples each")
 
-    rows: list[dict[str, Any]] = []
-    for name in names:
-        t0 = time.perf_counter()
+    for name in names:  # fail on a wrong-modality name before any backbone is loaded
         spec = get_spec(name)
         if spec.modality != data.modality:
             raise HeadstartError(
                 f"backbone {name!r} is for {spec.modality}, but {data.source} is {data.modality}; "
                 f"pick {data.modality} backbones (see `headstart backbones`)"
             )
-        notes = [] if spec.is_random else check_license(spec, use)
-        size = default_image_size(data, name, image_size)
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)  # reproducible random-init controls
-            encoder = load_backbone(name, image_size=size)
-        emb, stats = extract(encoder, items, batch_size=batch_size, cache=cache, progress=progress)
-        probs = source_probabilities(encoder, emb)
-        t1 = time.perf_counter()
-        (row,) = rank_backbones({name: (emb, probs)}, y, proxies=proxies, seed=seed)
-        t2 = time.perf_counter()
-        row.update(
-            control=spec.is_random,
-            image_size=size,
-            seconds=t2 - t0,
-            extract_seconds=stats.seconds,
-            score_seconds=t2 - t1,
-            cache_hits=stats.cache_hits,
-            computed=stats.computed,
-            warnings=notes,
+        if not spec.is_random:
+            check_license(spec, use)
+    with Executor(executor, ray_address) as ex:
+        ray = ex.kind != "sequential"
+        shared = _RankShared(
+            data=_header(data) if ray else data,
+            items=items,
+            y=y,
+            image_size=image_size,
+            use=use,
+            batch_size=batch_size,
+            proxies=proxies,
+            cache=cache,
+            progress=progress and not ray,
+            seed=seed,
         )
-        rows.append(row)
-        del encoder
+        rows = ex.map(_rank_one, names, shared=shared)
     rows.sort(key=lambda r: (math.isnan(r["logme"]), -r["logme"] if not math.isnan(r["logme"]) else 0.0))
     for i, row in enumerate(rows, start=1):
         row["rank"] = i

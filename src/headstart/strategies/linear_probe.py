@@ -10,11 +10,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from headstart.artifacts import read_meta, register_kind, write_meta
-from headstart.backbones import load_backbone
+from headstart.backbones.lazy import LazyEncoder, lazy_backbone
 from headstart.features import extract
 from headstart.io import atomic_write_npz
 from headstart.strategies.base import TransferTask, register_strategy
-from headstart.strategies.linear_head import LinearHead, fit_linear_head
+from headstart.strategies.head_cache import cached_linear_head
+from headstart.strategies.linear_head import LinearHead
 
 
 @register_kind
@@ -47,13 +48,19 @@ class LinearProbeModel:
     def val_accuracy(self) -> float:
         return self.head.cv_accuracy
 
-    def encoder(self) -> Any:
+    def feature_encoder(self) -> Any:
+        """The backbone for :func:`extract`: a lazy stand-in that reads weights only on a cache miss."""
         if self._encoder is None:
-            self._encoder = load_backbone(self.backbone, image_size=self.image_size)
+            self._encoder = lazy_backbone(self.backbone, image_size=self.image_size)
         return self._encoder
 
+    def encoder(self) -> Any:
+        """The loaded backbone (ONNX export and other code that runs the network itself)."""
+        enc = self.feature_encoder()
+        return enc.materialize() if isinstance(enc, LazyEncoder) else enc
+
     def embed(self, items: Sequence[Any]) -> np.ndarray:
-        emb, _ = extract(self.encoder(), items, progress=self.progress)
+        emb, _ = extract(self.feature_encoder(), items, progress=self.progress)
         return emb
 
     def predict_proba(self, items: Sequence[Any]) -> np.ndarray:
@@ -85,7 +92,7 @@ def fit_linear_probe(task: TransferTask) -> Any:
 
         return fit_ridge_probe(task)
     t0 = time.perf_counter()
-    encoder = load_backbone(task.backbone, image_size=task.image_size)
+    encoder = lazy_backbone(task.backbone, image_size=task.image_size)  # weights read only on a cache miss
     task.timings["load_backbone"] = time.perf_counter() - t0
     items = list(task.train_items) + list(task.val_items)
     y = np.concatenate([task.y_train, task.y_val])
@@ -93,7 +100,7 @@ def fit_linear_probe(task: TransferTask) -> Any:
     task.timings["embed_train"] = stats.seconds
     task.notes.setdefault("extract", []).append({"split": "train+val", **stats.to_dict()})
     t1 = time.perf_counter()
-    head = fit_linear_head(
+    head, reused = cached_linear_head(  # the same embeddings and labels as a previous fit: no C search
         emb,
         y,
         task.n_classes,
@@ -101,6 +108,7 @@ def fit_linear_probe(task: TransferTask) -> Any:
         class_weight="balanced" if task.options.get("loss") == "weighted" else None,
     )
     task.timings["fit_head"] = time.perf_counter() - t1
+    task.notes["head_cached"] = reused
     model = LinearProbeModel(
         task.backbone, head, image_size=task.image_size, weights_sha256=encoder.weights_sha256, progress=task.progress
     )
