@@ -2,8 +2,9 @@
 
 Every method is a skada DA pipeline ``per-domain standardisation -> adapter -> logistic regression``, fitted on
 ``X = [source; target]`` with ``sample_domain`` > 0 for source rows and < 0 for target rows and the target
-labels masked (-1): unsupervised adaptation. The features are a PCA of the pooled source + target embeddings
-(:func:`reduce`, fitted without labels) so kernel, transport and density steps stay cheap.
+labels masked (-1): unsupervised adaptation. CORAL, subspace alignment, KMM and OT first reduce the
+embeddings with a PCA (128 components) fitted on the pooled source + target rows without labels, so covariance,
+kernel and transport steps stay cheap; per-domain standardisation and self-training use the full embeddings.
 
 ``METHODS`` maps a name to its constructor and its main hyper-parameter grid (the first value is the default):
 
@@ -51,15 +52,17 @@ def _lr(C: float = C_DEFAULT, *, weighted: bool = False) -> Any:
     return lr
 
 
-def _pipeline(adapter: Any | None, C: float, *, weighted: bool = False) -> Any:
+def _pipeline(adapter: Any | None, C: float, *, weighted: bool = False, reduced: bool = True) -> Any:
+    """``[pooled PCA] -> per-domain standardisation -> [adapter] -> logistic regression``."""
     from skada import PerDomain, make_da_pipeline
 
-    steps = [PerDomain(StandardScaler())] + ([adapter] if adapter is not None else [])
+    steps: list[Any] = [PCA(n_components=N_COMPONENTS, svd_solver="randomized", random_state=0)] if reduced else []
+    steps += [PerDomain(StandardScaler())] + ([adapter] if adapter is not None else [])
     return make_da_pipeline(*steps, _lr(C, weighted=weighted))
 
 
 def _per_domain(value: Any, seed: int, C: float) -> Any:
-    return _pipeline(None, float(value))
+    return _pipeline(None, float(value), reduced=False)
 
 
 def _coral(value: Any, seed: int, C: float) -> Any:
