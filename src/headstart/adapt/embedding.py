@@ -11,7 +11,7 @@ kernel and transport steps stay cheap; per-domain standardisation and self-train
 =================  ===============================================================  =====================
 name               method                                                           grid
 =================  ===============================================================  =====================
-``per-domain``     each domain standardised on its own (diagonal CORAL with means)  C of the classifier
+``per-domain``     each domain standardised on its own (diagonal CORAL with means)  C (None: source's)
 ``coral``          CORAL, Sun, Feng, Saenko 2016 (covariance re-colouring)          shrinkage
 ``sa``             subspace alignment, Fernando et al. ICCV 2013                    components
 ``kmm``            kernel mean matching reweighting, Huang et al. NIPS 2007         weight bound B
@@ -62,7 +62,7 @@ def _pipeline(adapter: Any | None, C: float, *, weighted: bool = False, reduced:
 
 
 def _per_domain(value: Any, seed: int, C: float) -> Any:
-    return _pipeline(None, float(value), reduced=False)
+    return _pipeline(None, C if value is None else float(value), reduced=False)
 
 
 def _coral(value: Any, seed: int, C: float) -> Any:
@@ -116,7 +116,7 @@ class Method:
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("per-domain", "per-domain standardisation", _per_domain, "C", (C_DEFAULT, 0.01, 1.0)),
+        Method("per-domain", "per-domain standardisation", _per_domain, "C", (None, 0.01, 1.0)),
         Method("coral", "CORAL", _coral, "reg", ("auto", 0.1, 1.0)),
         Method("sa", "subspace alignment", _sa, "n_components", (32, 16, 48)),
         Method("kmm", "kernel mean matching", _kmm, "B", (1000.0, 10.0, 100.0), subsample_source=True),
