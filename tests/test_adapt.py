@@ -94,3 +94,15 @@ def test_shift_is_graded_on_pixels(digits) -> None:  # type: ignore[no-untyped-d
     assert near["mmd_p"] > 0.05 and far["mmd_p"] < 0.05
     assert near["pad"] < 0.4 < far["pad"] < 1.95
     assert far["domain_accuracy_ci"][0] > 0.5 > near["domain_accuracy_ci"][0]
+
+
+def test_report_section_renders_a_real_run(digits, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from headstart.report.adaptation import adaptation_section, projection_png
+
+    perm = np.random.default_rng(1).permutation(len(digits))
+    r = adapt_run(digits.subset(perm[:700]), digits.subset(perm[700:]),
+                  AdaptConfig(methods=["per-domain"], max_test=300, shift_perm=20))  # fmt: skip
+    png = projection_png(r.projection, tmp_path / "proj.png")
+    assert png.stat().st_size > 1000
+    page = adaptation_section(r.metrics(), plot="proj.png")
+    assert "adapted[per-domain] vs source-only" in page and "Ships:" in page
