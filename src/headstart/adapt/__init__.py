@@ -1,0 +1,1 @@
+"""Domain adaptation: the same task on shifted data, judged against the source-only model."""

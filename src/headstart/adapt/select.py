@@ -1,0 +1,197 @@
+"""``--adapt auto``: choose an embedding method and its main hyper-parameter without target labels.
+
+Candidates are source-only (``none``) plus every method of :data:`headstart.adapt.embedding.METHODS` at its
+default value; then the leading method's grid. Each candidate is fitted on 80% of the source (labeled) +
+the unlabeled target, and scored on the held-out 20% of the source + the target by five skada scorers:
+
+* ``iw``: importance-weighted source accuracy (Sugiyama et al. 2007; kernel density ratio);
+* ``dev``: deep embedded validation (You et al. 2019; discriminator-weighted source loss, lower is better);
+* ``entropy``: mean prediction entropy on the target (Morerio et al. 2018; lower is better);
+* ``snd``: soft neighbourhood density on the target (Saito et al. 2021);
+* ``circular``: circular validation (Bruzzone & Marconcini 2009; retrain on target pseudo-labels, score on
+  source).
+
+skada signs each so that greater is better. The chosen candidate has the best mean rank over the scorers.
+An adapted model ships only if (1) a majority of scorers rank it above source-only and (2) its accuracy on the
+held-out source is not more than ``SOURCE_TOLERANCE`` below source-only's; otherwise source-only ships and
+``reason`` says why.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+from headstart.adapt.embedding import METHODS, fit_method
+
+__all__ = ["SCORERS", "Selection", "select_method"]
+
+SOURCE_TOLERANCE = 0.01
+VAL_SHARE = 0.2
+
+
+def _scorers(seed: int) -> dict[str, Any]:
+    from skada.metrics import (
+        CircularValidation,
+        DeepEmbeddedValidation,
+        ImportanceWeightedScorer,
+        PredictionEntropyScorer,
+        SoftNeighborhoodDensity,
+    )
+
+    return {
+        "iw": ImportanceWeightedScorer(),
+        "dev": DeepEmbeddedValidation(random_state=seed),
+        "entropy": PredictionEntropyScorer(),
+        "snd": SoftNeighborhoodDensity(),
+        "circular": CircularValidation(),
+    }
+
+
+SCORERS = ("iw", "dev", "entropy", "snd", "circular")
+
+
+@dataclass
+class Selection:
+    """What ``--adapt auto`` measured and decided (JSON-ready through :meth:`to_dict`)."""
+
+    chosen: str  # "none" or a method name
+    value: Any
+    ship: bool
+    reason: str
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    picked_by: dict[str, str] = field(default_factory=dict)  # scorer -> its top candidate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.chosen,
+            "value": self.value,
+            "ship": self.ship,
+            "reason": self.reason,
+            "picked_by": self.picked_by,
+            "candidates": self.candidates,
+        }
+
+
+def _key(c: dict[str, Any]) -> str:
+    return c["method"] if c["method"] == "none" else f"{c['method']}[{c['param']}={c['value']}]"
+
+
+def _score_candidate(method: str, value: Any, data: tuple[np.ndarray, ...], seed: int, C: float) -> dict[str, Any]:
+    Xs_tr, ys_tr, Xs_va, ys_va, Xt = data
+    name = "per-domain" if method == "none" else method
+    est, _ = fit_method(name, value, Xs_tr, ys_tr, Xt, seed=seed, C=C) if method != "none" else (None, None)
+    if est is None:
+        est = _source_only(Xs_tr, ys_tr, C)
+    X = np.vstack([Xs_va, Xt])
+    y = np.r_[ys_va, -np.ones(len(Xt), dtype=np.int64)]
+    sd = np.r_[np.ones(len(ys_va), dtype=np.int64), -np.ones(len(Xt), dtype=np.int64)]
+    scores: dict[str, float] = {}
+    for sname, scorer in _scorers(seed).items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                scores[sname] = float(scorer(est, X, y, sample_domain=sd))
+            except (ValueError, KeyError, AttributeError, np.linalg.LinAlgError, ZeroDivisionError):
+                # e.g. DEV calls the pipeline's transform without sample_domain, which per-domain steps
+                # need: that scorer abstains for this candidate
+                scores[sname] = float("nan")
+    src_pred = est.predict(Xs_va, sample_domain=np.ones(len(ys_va), dtype=np.int64), allow_source=True)
+    param = METHODS[method].param if method in METHODS else ""
+    return {
+        "method": method,
+        "param": param,
+        "value": value,
+        "scores": scores,
+        "source_val_accuracy": float(np.mean(src_pred == ys_va)),
+    }
+
+
+def _source_only(Xs: np.ndarray, ys: np.ndarray, C: float) -> Any:
+    """Source-only in the same skada pipeline form (one scaler fitted on the source, no adapter)."""
+    from skada import SelectSource, make_da_pipeline
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    lr = LogisticRegression(C=C, max_iter=300)
+    lr.set_score_request(sample_weight=True)
+    est = make_da_pipeline(SelectSource(StandardScaler()), lr)
+    sd = np.ones(len(ys), dtype=np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(Xs, ys, sample_domain=sd)
+    return est
+
+
+def _rank(cands: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, str]]:
+    """Mean rank over the scorers (1 = best), NaN scores ranked last; and each scorer's top candidate."""
+    ranks = []
+    picked = {}
+    for s in SCORERS:
+        vals = np.array([c["scores"].get(s, np.nan) for c in cands], dtype=np.float64)
+        vals = np.where(np.isfinite(vals), vals, -np.inf)
+        ranks.append(rankdata(-vals, method="average"))
+        picked[s] = _key(cands[int(np.argmax(vals))])
+    return np.mean(ranks, axis=0), picked
+
+
+def select_method(
+    Xs: np.ndarray,
+    ys: np.ndarray,
+    Xt: np.ndarray,
+    *,
+    methods: Sequence[str] | None = None,
+    seed: int = 0,
+    C: float = 0.1,
+    tune: bool = True,
+) -> Selection:
+    """Rank ``methods`` (default: all) and the leading one's grid with unsupervised scorers; decide shipping."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(ys))
+    n_va = max(len(np.unique(ys)), int(VAL_SHARE * len(ys)))
+    va, tr = np.sort(order[:n_va]), np.sort(order[n_va:])
+    data = (Xs[tr], ys[tr], Xs[va], ys[va], Xt)
+    names = list(methods) if methods is not None else list(METHODS)
+    cands = [_score_candidate("none", None, data, seed, C)]
+    cands += [_score_candidate(m, METHODS[m].default, data, seed, C) for m in names]
+    mean_rank, _ = _rank(cands)
+    if tune:
+        lead = cands[1 + int(np.argmin(mean_rank[1:]))]["method"]
+        cands += [_score_candidate(lead, v, data, seed, C) for v in METHODS[lead].grid[1:]]
+    mean_rank, picked = _rank(cands)
+    for c, r in zip(cands, mean_rank, strict=True):
+        c["mean_rank"] = float(r)
+    best = cands[1 + int(np.argmin(mean_rank[1:]))] if len(cands) > 1 else cands[0]
+    none = cands[0]
+    valid = [s for s in SCORERS if np.isfinite(best["scores"].get(s, np.nan))]
+    none_s = {s: none["scores"].get(s, np.nan) for s in valid}
+    above = sum(1 for s in valid if not np.isfinite(none_s[s]) or best["scores"][s] > none_s[s])
+    agree = above > len(valid) / 2
+    holds = best["source_val_accuracy"] >= none["source_val_accuracy"] - SOURCE_TOLERANCE
+    label = _key(best)
+    if mean_rank[0] <= mean_rank.min():
+        ship, reason = False, "the scorers rank source-only first: no adaptation ships"
+    elif not agree:
+        ship, reason = False, f"only {above} of {len(valid)} scorers rank {label} above source-only: source-only ships"
+    elif not holds:
+        ship, reason = (
+            False,
+            (
+                f"{label} loses on the held-out source ({best['source_val_accuracy']:.3f} vs "
+                f"{none['source_val_accuracy']:.3f}): source-only ships"
+            ),
+        )
+    else:
+        ship, reason = (
+            True,
+            (
+                f"{above} of {len(valid)} scorers rank {label} above source-only and it holds on the held-out "
+                f"source ({best['source_val_accuracy']:.3f} vs {none['source_val_accuracy']:.3f})"
+            ),
+        )
+    return Selection(best["method"], best["value"], ship, reason, cands, picked)
