@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,31 +30,23 @@ def adapt(
 ) -> None:
     """Fit source-only, each adapted method (and target-only / scratch / pooled with K > 0) on the same
     target test items; print the adaptation verdicts and what ships."""
-    from headstart.adapt.domains import load_domain, parse_class_map
-    from headstart.adapt.run import AdaptConfig, adapt_run
-    from headstart.data.unlabeled import load_unlabeled
-    from headstart.errors import HeadstartError
-    from headstart.io import atomic_write_json
+    run_and_print(target, source, out, method=method, unlabeled=unlabeled, labels_per_class=labels_per_class,
+                  class_map=class_map, backbone=backbone, text_column=text_column, max_test=max_test, seed=seed,
+                  overwrite=overwrite)  # fmt: skip
 
-    if out.exists() and not overwrite:
-        raise HeadstartError(f"{out} already exists; choose another --out or pass --overwrite")
-    kw = {"text_column": text_column} if text_column else {}
-    src = load_domain(source, **kw)
-    tgt = load_domain(target, **kw)
-    extra = load_unlabeled(unlabeled, modality=tgt.modality, text_column=text_column)[1] if unlabeled else None
-    methods = ["auto"] if method == "auto" else [m.strip() for m in method.split(",") if m.strip()]
-    cfg = AdaptConfig(methods=methods, labels_per_class=labels_per_class, backbone=backbone, seed=seed,
-                      max_test=max_test)  # fmt: skip
+
+def run_and_print(target: str, source: str, out: Path, *, method: str, **kw: Any) -> None:
+    """The shared body of `headstart adapt` and `headstart fit --source`."""
+    from headstart.adapt.output import run_adaptation
+
     say = lambda s: console.print(s, highlight=False, markup=False)  # noqa: E731
-    r = adapt_run(src, tgt, cfg, unlabeled=extra, class_map=parse_class_map(class_map), echo=say)
-    out.mkdir(parents=True, exist_ok=True)
-    doc = {"config": {"target": target, "source": source, **cfg.__dict__}, "adaptation": r.metrics()}
-    doc["adaptation"]["projection"] = r.projection
-    atomic_write_json(out / "metrics.json", doc)
-    b = r.shift["before"]
+    methods = ["auto"] if method == "auto" else [m.strip() for m in method.split(",") if m.strip()]
+    doc = run_adaptation(target, source, out, methods=methods, echo=say, **kw)
+    r = doc["adaptation"]
+    b = r["shift"]["before"]
     say(f"shift before: MMD {b['mmd']:.4f} (p = {b['mmd_p']:.3f}), PAD {b['pad']:.2f} "
         f"(domain accuracy {100 * b['domain_accuracy']:.1f}%)")  # fmt: skip
-    for v in r.verdicts:
+    for v in r["verdicts"]:
         say(f"{v['comparison']}: {v['label']}. {v['sentence']}")
-    say(f"ships: {r.shipped} ({r.ship_reason})")
-    say(f"wrote {out / 'metrics.json'}")
+    say(f"ships: {r['shipped']} ({r['ship_reason']})")
+    say(f"run directory: {out} (report.html, metrics.json)")

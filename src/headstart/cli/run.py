@@ -193,11 +193,35 @@ def fit(
         bool, typer.Option(help="replace an existing run at --out (only once the new one is done)")
     ] = (False),
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    source: Annotated[
+        str | None, typer.Option(help="domain adaptation: labeled source data of the same classes (DATA@COL=V ok)")
+    ] = None,
+    adapt: Annotated[
+        str | None,
+        typer.Option(help="with --source: auto, or a comma list of per-domain, coral, sa, kmm, ot, self-training"),
+    ] = None,
+    unlabeled: Annotated[str | None, typer.Option(help="with --source: unlabeled target items (folder or CSV)")] = None,
+    class_map: Annotated[str | None, typer.Option(help="with --source: rename source classes, old=new,...")] = None,
 ) -> None:
-    """Fit transfer + a from-scratch baseline on identical splits and print the verdict."""
+    """Fit transfer + a from-scratch baseline on identical splits and print the verdict.
+
+    With --source, the run is a domain-adaptation study instead: source-only vs each adapted method on the
+    target's test items (the same as `headstart adapt`)."""
     from headstart.pipeline import fit_run
     from headstart.rundir import resume_config
 
+    if source is not None:
+        from headstart.cli.adapt import run_and_print
+
+        if data is None:
+            raise HeadstartError("--source needs the TARGET data as the first argument")
+        run_and_print(data, source, out, method=adapt or "auto", unlabeled=unlabeled,
+                      labels_per_class=labels_per_class or 0, class_map=class_map, backbone=backbone,
+                      text_column=text_column, max_test=max_test or None, seed=seed,
+                      overwrite=overwrite)  # fmt: skip
+        return
+    if adapt or unlabeled or class_map:
+        raise HeadstartError("--adapt, --unlabeled and --class-map need --source SOURCE (labeled source data)")
     if resume:
         cfg = FitConfig.from_dict(resume_config(out))
         if data is not None and data != cfg.data:
