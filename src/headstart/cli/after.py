@@ -1,0 +1,73 @@
+"""`monitor`, `query`, `distill` and `gain`: after a run has shipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from headstart.cli._app import app, console, friendly
+
+
+def _say(quiet: bool) -> Any:
+    return (lambda _s: None) if quiet else (lambda s: console.print(f"[dim]{s}[/]", highlight=False))
+
+
+def _p(x: float) -> str:
+    return f"{x:.2g}" if x >= 1e-3 else "<0.001"
+
+
+@app.command()
+@friendly
+def monitor(
+    run_dir: Annotated[Path, typer.Argument(help="a complete run directory from `headstart fit`")],
+    new_data: Annotated[str, typer.Argument(help="new items: a file, an image folder or builtin:NAME")],
+    chunk_size: Annotated[int | None, typer.Option(help="split a time-ordered file into chunks of N items")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for monitor.json/.html (default RUN_DIR/monitor)")] = None,
+    max_items: Annotated[int, typer.Option(help="read at most this many new items (first N)")] = 5000,
+    alpha: Annotated[float, typer.Option(help="false-alarm rate over the three tests")] = 0.05,
+    seed: int = 0,
+    quiet: bool = False,
+) -> None:
+    """Is new data still like the run's data? MMD on embeddings, KS on predicted probabilities, class
+    shares, and the accuracy estimated without labels (CBPE)."""
+    from headstart.monitor.monitor import monitor_run
+
+    doc = monitor_run(
+        run_dir, new_data, chunk_size=chunk_size, out=out, max_items=max_items, alpha=alpha, seed=seed, echo=_say(quiet)
+    )
+    t, perf = doc["tests"], doc["performance"]
+    head = "[bold red]SHIFT DETECTED[/]" if doc["drift"] else "[bold green]no shift detected[/]"
+    console.print(f"{head}  ({doc['n_new']} new items vs {doc['reference']['embedding']})", highlight=False)
+    table = Table(show_header=True, header_style="bold", width=78)
+    table.add_column("test", width=34)
+    table.add_column("p-value", justify="right")
+    table.add_column(f"p < {doc['level_per_test']:.3g}?", justify="right")
+    for key, name in (
+        ("embedding", "MMD on embeddings"),
+        ("output", "KS on probabilities (Bonferroni)"),
+        ("class_shares", "predicted class shares (chi²)"),
+    ):
+        p = t[key]["p_value"]
+        table.add_row(name, _p(p), "[red]yes[/]" if p < doc["level_per_test"] else "no")
+    console.print(table)
+    line = (
+        f"estimated accuracy {100 * perf['estimate']:.1f}% "
+        f"[{100 * perf['ci_low']:.1f}, {100 * perf['ci_high']:.1f}] vs test {100 * perf['test_accuracy']:.1f}%"
+    )
+    if "realized_accuracy" in perf:
+        line += f"; realized {100 * perf['realized_accuracy']:.1f}%"
+    console.print(line + (" [bold red](drop beyond CI)[/]" if perf["drop"] else ""), highlight=False)
+    if doc["moved_classes"]:
+        per = t["class_shares"]["per_class"]
+        moved = ", ".join(f"{c} {100 * per[c]['change']:+.0f} pts" for c in doc["moved_classes"][:6])
+        console.print(f"classes whose share moved: {moved}", highlight=False)
+    if doc["chunks"]:
+        flagged = [str(c["chunk"]) for c in doc["chunks"] if c["drift"]]
+        console.print(
+            f"{len(doc['chunks'])} chunks of {doc['chunk_size']}; drift in: {', '.join(flagged) or 'none'}",
+            highlight=False,
+        )
+    console.print(f"wrote {doc['out']}/monitor.json and monitor.html", highlight=False)
