@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_DIR, git_state, load_average, machine_info, md_table  # noqa: E402
+from common import BENCH_DIR, git_state, load_average, machine_info, md_table
+
+from headstart.active.simulate import C as SIM_C
 
 DATASETS = {  # name -> (backbone, batch size, rounds)
     "rotten-tomatoes": ("minilm-l6", 16, 12),
@@ -35,7 +34,6 @@ DATASETS = {  # name -> (backbone, batch size, rounds)
 }
 METHODS = ("random", "margin", "entropy", "least-confidence", "badge", "coreset")
 START_PER_CLASS = 8
-C = 0.5
 TARGET_SHARE = 0.6
 
 
@@ -56,48 +54,24 @@ def embed_subset(name: str, n_pool: int, n_test: int, seed: int = 0) -> tuple[np
     return emb, data.y[idx], data.n_classes
 
 
-def _fit(X: np.ndarray, y: np.ndarray) -> tuple[StandardScaler, LogisticRegression]:
-    sc = StandardScaler().fit(X)
-    return sc, LogisticRegression(C=C, max_iter=2000).fit(sc.transform(X), y)
-
-
-def _proba(sc: StandardScaler, lr: LogisticRegression, X: np.ndarray, k: int) -> np.ndarray:
-    out = np.zeros((len(X), k))
-    out[:, lr.classes_] = lr.predict_proba(sc.transform(X))
-    return out
-
-
 def simulate(
     emb: np.ndarray, y: np.ndarray, k: int, method: str, *, seed: int, n_pool: int, batch: int, rounds: int
 ) -> list[tuple[int, float]]:
-    """(labels, test accuracy) after the start set and after each round."""
-    from headstart.active.select import select_batch
+    """(labels, test accuracy) after the start set and after each round (first ``n_pool`` items = pool)."""
+    from headstart.active.simulate import simulate_curve
 
-    pool, test = np.arange(min(n_pool, len(y) // 2)), np.arange(min(n_pool, len(y) // 2), len(y))
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
-    labeled = np.concatenate(
-        [rng.choice(pool[y[pool] == c], START_PER_CLASS, replace=False) for c in range(k) if (y[pool] == c).sum()]
+    n = min(n_pool, len(y) // 2)
+    return simulate_curve(
+        emb,
+        y,
+        np.arange(n),
+        np.arange(n, len(y)),
+        method,
+        start_per_class=START_PER_CLASS,
+        batch=batch,
+        rounds=rounds,
+        seed=seed,
     )
-    curve = []
-    for r in range(rounds + 1):
-        sc, lr = _fit(emb[labeled], y[labeled])
-        acc = float((_proba(sc, lr, emb[test], k).argmax(1) == y[test]).mean())
-        curve.append((len(labeled), acc))
-        if r == rounds:
-            break
-        rest = np.setdiff1d(pool, labeled)
-        p = _proba(sc, lr, emb[rest], k)
-        h = sc.transform(emb[rest])  # BADGE: the head's input
-        pick, _ = select_batch(
-            method,
-            batch,
-            p,
-            h if method == "badge" else emb[rest],
-            labeled_emb=emb[labeled],
-            seed=seed * 1000 + r,
-        )
-        labeled = np.concatenate([labeled, rest[pick]])
-    return curve
 
 
 def labels_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
@@ -147,12 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         _, batch, rounds = DATASETS[name]
         rounds = 4 if a.quick else rounds
         curves: dict[str, list[list[tuple[int, float]]]] = {}
-        with threadpool_limits(limits=1, user_api="blas"):
-            for m in METHODS:
-                curves[m] = [
-                    simulate(emb, y, k, m, seed=s, n_pool=a.pool, batch=batch, rounds=rounds) for s in range(a.seeds)
-                ]
-                print(f"  {name} {m}: final {curves[m][0][-1]}", flush=True)
+        for m in METHODS:
+            curves[m] = [
+                simulate(emb, y, k, m, seed=s, n_pool=a.pool, batch=batch, rounds=rounds) for s in range(a.seeds)
+            ]
+            print(f"  {name} {m}: final {curves[m][0][-1]}", flush=True)
         summ = summarize(curves)
         best = min((m for m in METHODS if m != "random"), key=lambda m: (summ[m]["share"] or 9, -summ[m]["auc"]))
         verdicts[name] = (best, summ[best]["share"])
@@ -185,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "# Active learning: accuracy vs labels (simulation)\n\n"
         f"{__doc__.split(chr(10) + chr(10), 2)[2].strip()}\n\n"
-        f"Seeds: {a.seeds}; C = {C}; wall time {time.time() - t0:.0f} s; load {load_average()}; "
+        f"Seeds: {a.seeds}; C = {SIM_C}; wall time {time.time() - t0:.0f} s; load {load_average()}; "
         f"{machine_info().get('cpu', '')}; git {git_state()}\n\n"
         f"**Target** (best method <= {100 * TARGET_SHARE:.0f}% of random's labels on >= 2 of 3 sets): "
         f"{'met' if hits >= 2 else 'NOT met'} ({hits} of {len(verdicts)})\n\n{summary}\n\n"

@@ -71,3 +71,53 @@ def monitor(
             highlight=False,
         )
     console.print(f"wrote {doc['out']}/monitor.json and monitor.html", highlight=False)
+
+
+@app.command()
+@friendly
+def query(
+    run_dir: Annotated[Path, typer.Argument(help="a complete run directory from `headstart fit`")],
+    pool: Annotated[str, typer.Argument(help="unlabeled items: a table, an image folder or builtin:NAME")],
+    budget: Annotated[int, typer.Option(help="how many items to send for labeling")] = 32,
+    method: Annotated[str, typer.Option(help="margin, entropy, least-confidence, badge, coreset or random")] = "margin",
+    out: Annotated[Path, typer.Option(help="CSV to write (fill in its label column)")] = Path("to_label.csv"),
+    max_items: Annotated[int, typer.Option(help="read at most this many pool items")] = 20000,
+    seed: int = 0,
+    quiet: bool = False,
+) -> None:
+    """Rank an unlabeled pool for labeling (active learning) and write to_label.csv; label it, then
+    `headstart fit ... --add-labels to_label.csv` and `headstart gain OLD_RUN NEW_RUN`."""
+    from headstart.active.query import query_run
+
+    rep = query_run(
+        run_dir, pool, budget=budget, method=method, out=out, seed=seed, max_items=max_items, echo=_say(quiet)
+    )
+    table = Table(show_header=True, header_style="bold", width=78, title=f"top of {out}")
+    for col in ("rank", "id", "prediction", "score"):
+        table.add_column(
+            col, overflow="ellipsis", no_wrap=True, justify="right" if col in ("rank", "score") else "left"
+        )
+    for r in rep["rows"].head(8).itertuples(index=False):
+        table.add_row(str(r.rank), str(r.id), str(r.prediction), f"{r.score:.3f}")
+    console.print(table)
+    console.print(
+        f"wrote {rep['n']} of {rep['n_pool']} pool items ({method}) to {out}; fill in its label column", highlight=False
+    )
+
+
+@app.command()
+@friendly
+def gain(
+    previous: Annotated[Path, typer.Argument(help="the run before the added labels")],
+    new: Annotated[Path, typer.Argument(help="the run fitted with --add-labels")],
+) -> None:
+    """Paired verdict of a refit with added labels against the previous run, on the identical test split."""
+    from headstart.active.gain import run_gain
+
+    v = run_gain(previous, new)
+    console.print(
+        f"gain {100 * v['delta']:+.1f} points [{100 * v['ci_low']:+.1f}, {100 * v['ci_high']:+.1f}] "
+        f"({100 * v['b_score']:.1f}% -> {100 * v['a_score']:.1f}% on {v['n_test']} test items)",
+        highlight=False,
+    )
+    console.print(v["sentence"], highlight=False)

@@ -47,5 +47,5 @@ def estimate_accuracy(
         "ci_high": float(hi),
         "raw_confidence": float(new_conf.mean()),
         "method": "CBPE: isotonic-calibrated top-1 confidence, bootstrap over calibration and new items",
-        "n_calibration": int(len(cal_conf)),
+        "n_calibration": len(cal_conf),
     }

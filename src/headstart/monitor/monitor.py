@@ -71,7 +71,7 @@ def monitor_arrays(
         perf["realized_accuracy"] = float((p_new[known].argmax(1) == y_new[known]).mean())
         perf["n_labeled"] = int(known.sum())
     return {
-        "n_items": int(len(p_new)),
+        "n_items": len(p_new),
         "drift": bool(any(t["p_value"] < level for t in tests.values())),
         "level_per_test": level,
         "tests": tests,
