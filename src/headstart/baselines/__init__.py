@@ -11,6 +11,7 @@ import numpy as np
 from headstart.artifacts import FittedModel
 from headstart.baselines.image import PixelLogReg, SmallCNNModel, baseline_geometry
 from headstart.baselines.text import TfidfLogReg
+from headstart.baselines.tfidf_arrays import TfidfSoftmax  # noqa: F401  (registers the kind)
 from headstart.errors import HeadstartError
 from headstart.strategies.base import TransferTask
 

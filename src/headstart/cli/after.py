@@ -121,3 +121,50 @@ def gain(
         highlight=False,
     )
     console.print(v["sentence"], highlight=False)
+
+
+@app.command()
+@friendly
+def distill(
+    run_dir: Annotated[Path, typer.Argument(help="a complete run directory (the teacher)")],
+    student: Annotated[str, typer.Option(help="probe:BACKBONE, tfidf (text) or small-cnn (images)")],
+    out: Annotated[Path, typer.Option(help="run directory to write for the student")],
+    unlabeled: Annotated[str | None, typer.Option(help="extra unlabeled items for the teacher to label")] = None,
+    max_drop: Annotated[float, typer.Option(help="largest accuracy drop allowed to ship (0.01 = 1 point)")] = 0.01,
+    seed: int = 0,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> None:
+    """Train a smaller student on the shipped model's soft predictions; ship it only within --max-drop."""
+    from headstart.distill.distill import distill_run
+
+    m = distill_run(
+        run_dir,
+        student=student,
+        out=out,
+        unlabeled=unlabeled,
+        max_drop=max_drop,
+        seed=seed,
+        overwrite=overwrite,
+        echo=_say(quiet),
+    )
+    d, v = m["distill"], m["verdict"]
+    table = Table(show_header=True, header_style="bold", width=78)
+    for col in ("", "test accuracy", "batch-1 ms", "items/s", "size MB"):
+        table.add_column(col, justify="left" if not col else "right")
+    for side, acc in (("teacher", d["teacher_accuracy"]), ("student", d["student_accuracy"])):
+        s, z = d["speed"][side], d["size"][side]
+        table.add_row(
+            side, f"{100 * acc:.1f}%", f"{s['latency_ms']:.1f}", f"{s['items_per_s']:.0f}", f"{z['total_mb']:.1f}"
+        )
+    console.print(table)
+    console.print(
+        f"student - teacher: {100 * v['delta']:+.1f} points [{100 * v['ci_low']:+.1f}, {100 * v['ci_high']:+.1f}]"
+        f" (paired 95% CI); agreement {100 * d['agreement']:.1f}% on {v['n_test']} test items",
+        highlight=False,
+    )
+    style = "bold green" if d["ships"] else "bold red"
+    console.print(
+        f"[{style}]{'ships' if d['ships'] else 'does not ship'}[/]: {m['shipped']['reason']}", highlight=False
+    )
+    console.print(f"wrote {out}", highlight=False)
