@@ -80,7 +80,7 @@ def test_tiny_data_dissimilar_domain() -> None:
     # with unlabeled target data, domain adaptation becomes the first thing to try
     da = advise(10, "low", "single-gpu", unlabeled_target=True)
     assert da.strategy == "domain-adaptation"
-    assert da.next_command == "headstart fit DATA --strategy domain-adaptation"
+    assert da.next_command == "headstart fit DATA --source SOURCE --adapt auto"
 
 
 def test_large_data_similar_domain() -> None:

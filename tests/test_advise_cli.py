@@ -37,7 +37,9 @@ def _advise(*args: str) -> dict:
 def test_rubric_corners(labels: str, similarity: str, compute: str, strategy: str, band: str) -> None:
     doc = _advise("--labels-per-class", labels, "--similarity", similarity, "--compute", compute)
     assert (doc["strategy"], doc["data_band"]) == (strategy, band)
-    assert doc["next_command"].endswith(f"--strategy {strategy}")
+    from headstart.advise.rubric import fit_command
+
+    assert doc["next_command"] == fit_command(strategy)
     assert doc["reasons"] and doc["risks"]
 
 

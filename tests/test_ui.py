@@ -136,7 +136,7 @@ def test_browser_call_updates_live(live_server: str, tmp_path: Path) -> None:
             page.locator("#compute label", has_text="multi-gpu").click()
             page.locator("#similarity label", has_text="low").click()
             sync_api.expect(strategy).to_have_text("scratch")
-            sync_api.expect(page.locator("#command")).to_have_text("headstart fit DATA --strategy scratch")
+            sync_api.expect(page.locator("#command")).to_have_text("headstart fit DATA --ship baseline")
             page.screenshot(path=str(tmp_path / "advisor.png"))
             page.click("#tab-runs")
             sync_api.expect(page.locator("#runs-body tr")).to_have_count(1)

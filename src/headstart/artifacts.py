@@ -1,7 +1,8 @@
 """Saving and loading fitted models without pickled code where it matters.
 
 Every fitted model (transfer or baseline) is a class with a ``kind`` string, ``save(folder)`` and
-``load(folder)``; ``meta.json`` in the folder names the kind, so ``load_model`` needs no other context.
+``load(folder)``; ``meta.json`` in the folder names the kind, so ``headstart.models.load_model`` needs no other
+context.
 Network weights go to safetensors; scikit-learn text pipelines go through joblib (they hold no weights
 of ours that could be tampered with upstream, and the run directory is the user's own).
 """
@@ -52,13 +53,9 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def load_model(folder: Path) -> FittedModel:
-    meta = read_meta(folder)
-    # Import the families so their kinds are registered.
-    import headstart.baselines
-    import headstart.strategies  # noqa: F401
-
-    kind = meta["kind"]
+def model_class(folder: Path, meta: dict[str, Any]) -> type:
+    """The registered class of a saved model folder (its families must have been imported)."""
+    kind = meta.get("kind")
     if kind not in _KINDS:
         raise HeadstartError(f"{folder}/meta.json: unknown model kind {kind!r}; upgrade headstart")
-    return _KINDS[kind].load(folder)  # type: ignore[no-any-return]
+    return _KINDS[kind]

@@ -47,32 +47,46 @@ def render_model_card(config: dict[str, Any], metrics: dict[str, Any], data_prov
     modality = metrics["data"]["modality"]
     shipped = metrics.get("shipped", {"side": "transfer", "reason": ""})
     shipped_metrics = {"transfer": t, "baseline": b}.get(shipped["side"]) or metrics.get("stack") or t
-    front = {
+    from_scratch = shipped["side"] == "baseline"
+    slug = "-".join(str(shipped_metrics["name"]).lower().replace("+", " ").split())
+    model_name = f"headstart-scratch-{slug}" if from_scratch else f"headstart-{t['strategy']}-{lin['name']}"
+    front: dict[str, Any] = {
         "library_name": "headstart",
-        "license": str(lin["license"]).lower() if lin["license"] else "unknown",
-        "base_model": lin["name"],
-        "tags": ["headstart", "transfer-learning", f"{modality}-classification", t["strategy"]],
-        "datasets": [metrics["data"]["source"]],
-        "metrics": ["accuracy", "f1"],
-        "model-index": [
-            {
-                "name": f"headstart-{t['strategy']}-{lin['name']}",
-                "results": [
-                    {
-                        "task": {"type": f"{modality}-classification"},
-                        "dataset": {"name": metrics["data"]["source"], "type": metrics["data"]["source"]},
-                        "metrics": [
-                            {"type": "accuracy", "value": round(shipped_metrics["accuracy"], 4)},
-                            {"type": "f1", "name": "macro-F1", "value": round(shipped_metrics["macro_f1"], 4)},
-                        ],
-                    }
-                ],
-            }
-        ],
+        # a from-scratch model carries no backbone license: its terms are those of the training data
+        "license": "other" if from_scratch else (str(lin["license"]).lower() if lin["license"] else "unknown"),
     }
+    if not from_scratch:
+        front["base_model"] = lin["name"]
+    front.update(
+        {
+            "tags": [
+                "headstart",
+                "from-scratch" if from_scratch else "transfer-learning",
+                f"{modality}-classification",
+                *([] if from_scratch else [t["strategy"]]),
+            ],
+            "datasets": [metrics["data"]["source"]],
+            "metrics": ["accuracy", "f1"],
+            "model-index": [
+                {
+                    "name": model_name,
+                    "results": [
+                        {
+                            "task": {"type": f"{modality}-classification"},
+                            "dataset": {"name": metrics["data"]["source"], "type": metrics["data"]["source"]},
+                            "metrics": [
+                                {"type": "accuracy", "value": round(shipped_metrics["accuracy"], 4)},
+                                {"type": "f1", "name": "macro-F1", "value": round(shipped_metrics["macro_f1"], 4)},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     rows = "\n".join(
         f"| {name} | {_pct(m['accuracy'])} | {_pct(m['macro_f1'])} | {_pct(m['balanced_accuracy'])} "
-        f"| {m['ece']:.3f} | {m['val_accuracy']:.3f} |"
+        f"| {m['ece']:.3f} | {m.get('selection', 'val')} {m['val_accuracy']:.3f} |"
         for name, m in ((f"transfer: {t['name']}", t), (f"baseline: {b['name']}", b))
     )
     counts = ", ".join(f"{c}: {n}" for c, n in metrics["data"]["class_counts"].items())
@@ -117,15 +131,28 @@ def render_model_card(config: dict[str, Any], metrics: dict[str, Any], data_prov
             f"{_pct(st['macro_f1'])}, cross-validated accuracy {st['val_accuracy']:.3f}.\n"
         )
     warn = "\n".join(f"- {w}" for w in metrics.get("warnings", [])) or "- none"
+    if from_scratch:
+        title = f"{shipped_metrics['name']} trained from scratch"
+        compared = (
+            f"\nThe transfer model it was compared with: {t['name']} ({t['strategy']} on {lin['name']}), "
+            f"{_pct(t['accuracy'])} test accuracy; the lineage below describes that model, which did not ship.\n"
+        )
+    else:
+        title = f"{t['strategy']} transfer from {lin['name']}"
+        compared = f"\nThe from-scratch model it was compared with: {b['name']}, {_pct(b['accuracy'])} test accuracy.\n"
+    refs = metrics.get("references", {})
+    if "majority" in refs:
+        compared += f"Majority-class reference on the same test items: {_pct(refs['majority']['accuracy'])}.\n"
     return f"""---
 {yaml.safe_dump(front, sort_keys=False).strip()}
 ---
 
-# {t["strategy"]} transfer from {lin["name"]}
+# {title}
 
 Trained with headstart. **Verdict: {v["label"]}.** {v["sentence"]}
 
 Shipped model: **{shipped["side"]}** ({shipped_metrics["name"]}) — {shipped["reason"]}.
+{compared}
 
 ## Lineage
 
@@ -150,7 +177,7 @@ Skipped items: {len(metrics["data"].get("skipped", []))}.
 
 ## Evaluation (held-out test split)
 
-| model | accuracy | macro-F1 | balanced acc. | ECE | validation acc. |
+| model | accuracy | macro-F1 | balanced acc. | ECE | selection score |
 |---|---|---|---|---|---|
 {rows}
 

@@ -55,6 +55,13 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         self.options = options
         self.progress = progress
 
+    def __sklearn_tags__(self) -> Any:
+        """Inputs are raw items (texts, image paths or pixel arrays), not a numeric 2-D feature matrix."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
     def _modality(self) -> str:
         if self.backbone.startswith("hf:"):
             return "text"
@@ -65,8 +72,10 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         return get_spec(self.backbone.split(":")[0]).modality
 
     def fit(self, X: Sequence[Any], y: Sequence[Any]) -> TransferClassifier:
-        from headstart.strategies import TransferTask, get_strategy
+        from headstart.strategies import TransferTask, check_options, get_strategy
 
+        get_strategy(self.strategy)
+        check_options(self.strategy, dict(self.options or {}))
         items = _as_items(X)
         y_arr = np.asarray(y)
         if len(items) != len(y_arr):
@@ -109,4 +118,5 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         return self.model_.predict_proba(_as_items(X))
 
     def predict(self, X: Sequence[Any]) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # raises NotFittedError before fit
+        return self.classes_[proba.argmax(axis=1)]

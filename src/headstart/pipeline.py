@@ -1,87 +1,62 @@
-"""``fit_run``: one transfer run paired with a from-scratch baseline on identical splits, judged by a paired
-bootstrap verdict, written to a run directory. ``predict_run`` loads only from such a directory.
+"""``fit_run``: a run is a set of named **arms** (models fitted on named training sets) scored on the same test
+items, and a list of paired **comparisons** between them (:mod:`headstart.evaluation.compare`).
 
-The run is built in ``<out>.partial/`` and renamed onto ``<out>`` only when complete, so a killed run never
-leaves a folder that ``predict`` would take for a finished one; ``resume=True`` continues from the partial
-folder's checkpoints.
+The standard run has four arms: ``transfer`` (the strategy on the backbone), ``scratch`` (the strongest
+from-scratch baseline on validation) and the references ``majority`` and ``stratified``; it judges
+``transfer vs scratch``. Adaptation and multitask runs add arms and comparisons on the same machinery.
+``fit_run`` reads as the recipe; each step is a small function below.
 """
 
 from __future__ import annotations
 
-import json
-import platform
-import shutil
 import time
-from dataclasses import asdict, dataclass, field
-from importlib import metadata
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from headstart.artifacts import FittedModel, load_model
+from headstart.artifacts import FittedModel
 from headstart.backbones import check_license, get_spec
-from headstart.baselines import fit_baseline
+from headstart.baselines import check_baseline, fit_baseline
+from headstart.baselines.prior import MajorityClass
+from headstart.config import FitConfig
 from headstart.data import LabeledData, Splits, load_data, make_splits
 from headstart.errors import HeadstartError
-from headstart.evaluation import classification_summary, paired_bootstrap_verdict
+from headstart.evaluation.compare import Arm, Comparison, arm_summary, judge_all, reference_arms
+from headstart.evaluation.metrics import classification_summary
 from headstart.features import default_image_size
-from headstart.io import atomic_write_json, atomic_write_text
+from headstart.io import atomic_write_json
+from headstart.outputs import data_summary, data_warnings, package_versions, write_outputs
+from headstart.predict import load_shipped, predict_run
+from headstart.rundir import COMPLETE_MARKER, RunDir, load_run
 from headstart.strategies import TransferTask, get_strategy
+from headstart.training.ddp import init_from_env
+
+__all__ = [
+    "COMPLETE_MARKER",
+    "DEFAULT_BACKBONE",
+    "FitConfig",
+    "RunResult",
+    "data_summary",
+    "fit_run",
+    "load_run",
+    "load_shipped",
+    "package_versions",
+    "predict_run",
+]
 
 DEFAULT_BACKBONE = {"text": "minilm-l6", "image": "mobilenetv2"}
-COMPLETE_MARKER = "metrics.json"
-PACKAGES = (
-    "headstart",
-    "torch",
-    "numpy",
-    "scikit-learn",
-    "transformers",
-    "sentence-transformers",
-    "onnxruntime",
-    "peft",
-    "pandas",
-)
-
-
-@dataclass
-class FitConfig:
-    """Every setting of one run; saved verbatim to ``config.json``."""
-
-    data: str
-    out: str
-    backbone: str | None = None
-    strategy: str = "linear-probe"
-    baseline: str = "auto"
-    text_column: str | None = None
-    label_column: str | None = None
-    group_columns: list[str] = field(default_factory=list)
-    labels_per_class: int | None = None
-    seed: int = 0
-    test_size: float = 0.2
-    val_size: float = 0.2
-    max_test: int | None = 2000
-    on_bad_item: str = "error"
-    image_size: int | None = None
-    loss: str = "ce"
-    focal_gamma: float = 2.0
-    use: str = "commercial"
-    ship: str = "best"
-    curve: bool = False  # data-efficiency curve (headstart.studies)
-    curve_fractions: list[float] | None = None  # None: 0.1, 0.25, 0.5, 1.0 of the labeled set
-    curve_seeds: int = 3
-    folds: int | None = None  # variance: repeated stratified K-fold ...
-    seeds: int | None = None  # ... or S seeds (both: K folds repeated S times)
-    positive_class: str | None = None  # audit: positive class of a binary task (default: the second class)
-    options: dict[str, Any] = field(default_factory=dict)  # strategy hyper-parameters: epochs, lr, unfreeze...
-    overwrite: bool = False
-    progress: bool = True
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FitConfig:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+# How each model kind's selection score was measured (shown instead of a bare "val acc.").
+SELECTION_METHOD = {
+    "linear-probe": "cv",
+    "tfidf-logreg": "cv",
+    "pixel-logreg": "cv",
+    "contrastive": "cv",
+    "majority": "prior",
+}
+Echo = Callable[[str], None]
 
 
 @dataclass
@@ -99,92 +74,42 @@ class RunResult:
         return self.metrics["verdict"]  # type: ignore[no-any-return]
 
 
-def package_versions(packages: tuple[str, ...] = PACKAGES, missing: str | None = None) -> dict[str, str]:
-    """Python and package versions; a package that is not installed is left out, or shown as ``missing``."""
-    out = {"python": platform.python_version()}
-    for p in packages:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            if missing is not None:
-                out[p] = missing
-    return out
+class Timer(dict[str, float]):
+    """``with timer("stage"):`` adds the stage's wall time to the dict."""
+
+    def __call__(self, stage: str) -> _Stage:
+        return _Stage(self, stage)
 
 
-def _take(items: Any, idx: np.ndarray) -> Any:
-    if isinstance(items, np.ndarray):
-        return items[idx]
-    return [items[i] for i in idx]
+class _Stage:
+    def __init__(self, timer: Timer, stage: str) -> None:
+        self.timer, self.stage = timer, stage
+
+    def __enter__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer[self.stage] = self.timer.get(self.stage, 0.0) + time.perf_counter() - self.t0
 
 
-def _partial_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".partial")
-
-
-def _ship(cfg: FitConfig, transfer: FittedModel, baseline: FittedModel) -> tuple[str, str]:
-    """Which side ships, and why (validation data only, never the test split)."""
-    tv = float(getattr(transfer, "val_accuracy", float("nan")))
-    bv = float(getattr(baseline, "val_accuracy", float("nan")))
-    if cfg.ship == "transfer":
-        return "transfer", "--ship transfer was requested"
-    if cfg.ship == "baseline":
-        return "baseline", "--ship baseline was requested"
-    if cfg.ship not in ("best", "stack"):
-        raise HeadstartError(f"unknown --ship {cfg.ship!r}; choose best, transfer, baseline or stack")
-    if np.isnan(tv) or np.isnan(bv):
-        return "transfer", "validation scores unavailable; shipping the transfer model"
-    if tv > bv:
-        return "transfer", f"transfer was better on validation ({tv:.3f} vs {bv:.3f})"
-    return "baseline", (
-        f"the from-scratch baseline was at least as good on validation ({bv:.3f} vs {tv:.3f}); "
-        "shipping the simpler model"
-    )
-
-
-def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunResult:
-    """Run transfer + baseline on identical splits, judge, and write the run directory."""
-    say = echo or (lambda *_: None)
-    out = Path(cfg.out)
-    from headstart.training.ddp import init_from_env
-
-    dist = init_from_env()  # under torchrun: every rank runs the pipeline, only rank 0 writes --out
+def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None = None) -> RunResult:
+    """Fit every arm on identical splits, judge the comparisons, and write the run directory."""
+    say, timer, t_start = echo or (lambda _s: None), Timer(), time.perf_counter()
+    cfg.validate()
+    dist = init_from_env()  # under torchrun: every rank runs the recipe, only rank 0 writes --out
     if dist.enabled and resume:
         raise HeadstartError("--resume is not supported under torchrun; resume with a single process")
-    if not dist.is_main:
-        import tempfile
-
-        out = Path(tempfile.mkdtemp(prefix=f"headstart-rank{dist.rank}-")) / out.name
-    work = _partial_dir(out)
-    if out.exists() and not (cfg.overwrite or resume):
-        raise HeadstartError(f"{out} already exists; choose another --out or pass --overwrite")
-    if resume and not work.exists():
-        if (out / COMPLETE_MARKER).exists():
-            raise HeadstartError(f"{out} is already complete; nothing to resume")
-        raise HeadstartError(f"{work} not found: there is no interrupted run to resume at {out}")
-    timings: dict[str, float] = {}
-    t_start = time.perf_counter()
-
-    if cfg.strategy not in ("auto",):
-        get_strategy(cfg.strategy)  # fail fast on an unknown name
-    t0 = time.perf_counter()
-    data = load_data(
-        cfg.data,
-        text_column=cfg.text_column,
-        label_column=cfg.label_column,
-        group_columns=tuple(cfg.group_columns),
-        on_bad_item=cfg.on_bad_item,
-    )
-    timings["load_data"] = time.perf_counter() - t0
-    backbone = cfg.backbone or DEFAULT_BACKBONE[data.modality]
-    license_warnings: list[str] = []
-    if not backbone.startswith(("hf:", "timm:")):
-        spec = get_spec(backbone.split(":")[0])
-        if spec.modality != data.modality:
-            raise HeadstartError(
-                f"backbone {backbone!r} is for {spec.modality}, but {cfg.data} is {data.modality}"
-                f"; pick a {data.modality} backbone (see `headstart backbones`)"
-            )
-        license_warnings = check_license(spec, cfg.use)
+    out = Path(cfg.out) if dist.is_main else _scratch_out(cfg, dist.rank)
+    RunDir.check(out, overwrite=cfg.overwrite, resume=resume)
+    with timer("load_data"):
+        data = load_data(
+            cfg.data,
+            text_column=cfg.text_column,
+            label_column=cfg.label_column,
+            group_columns=tuple(cfg.group_columns),
+            on_bad_item=cfg.on_bad_item,
+        )
+    backbone, license_warnings = resolve_backbone(cfg, data)
     image_size = cfg.image_size or default_image_size(data, backbone)
     splits = make_splits(
         data.y,
@@ -195,23 +120,85 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
         max_test=cfg.max_test,
         classes=data.classes,
     )
-    if cfg.ship not in ("best", "transfer", "baseline", "stack"):
-        raise HeadstartError(f"unknown --ship {cfg.ship!r}; choose best, transfer, baseline or stack")
-    if cfg.folds or cfg.seeds:
-        from headstart.studies import check_variance_config
+    check_studies(cfg, data, splits)
+    with RunDir.open(out, overwrite=cfg.overwrite, resume=resume) as rundir:
+        config_doc = write_config(rundir.work, cfg, backbone, image_size, splits)
+        strategy = resolve_strategy(cfg, data, splits, backbone, image_size, config_doc, rundir.work, say)
+        task = make_task(cfg, data, splits, backbone, image_size, rundir.work, resume)
+        transfer = fit_transfer(task, strategy, backbone, timer, say)
+        baseline, base_report = fit_scratch(cfg, task, timer, say)
+        test_items, y_test = _take(data.items, splits.test), data.y[splits.test]
+        say(f"[3/3] evaluating every arm on {len(splits.test)} held-out test examples")
+        arms = score_arms(transfer, baseline, task, test_items, y_test, timer)
+        comparisons = [Comparison("transfer", "scratch", kind="transfer")]
+        verdicts = judge_all(comparisons, arms, y_test, seed=cfg.seed)
+        measure_drift(transfer, task, test_items, timer)
+        metrics = assemble_metrics(cfg, data, splits, arms, verdicts, task, base_report, strategy, backbone)
+        run_studies_into(metrics, cfg, data, splits, strategy, backbone, image_size, task, arms, timer, say)
+        stack = choose_shipped(metrics, cfg, arms, task, y_test, data)
+        metrics["warnings"] = [
+            *data_warnings(data, splits),
+            *license_warnings,
+            *base_report.get("warnings", []),
+            *metrics["verdict"]["warnings"],
+            *transfer_warnings(task, metrics),
+        ]
+        metrics["timing"] = {
+            **timer,
+            **{f"transfer_{k}": v for k, v in task.timings.items()},
+            "total": time.perf_counter() - t_start,
+        }
+        models = {"model": transfer, "baseline": baseline, "stack": stack}
+        write_outputs(rundir.work, config_doc, metrics, data, splits, arms, models)
+        rundir.commit()
+    if not dist.is_main:
+        import shutil
 
+        shutil.rmtree(out.parent, ignore_errors=True)
+        out = Path(cfg.out)
+    return RunResult(out, metrics, transfer, baseline, data, splits, metrics["warnings"])
+
+
+# ------------------------------------------------------------------------------------------------ the steps
+def _take(items: Any, idx: np.ndarray) -> Any:
+    if isinstance(items, np.ndarray):
+        return items[idx]
+    return [items[i] for i in idx]
+
+
+def _scratch_out(cfg: FitConfig, rank: int) -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f"headstart-rank{rank}-")) / Path(cfg.out).name
+
+
+def resolve_backbone(cfg: FitConfig, data: LabeledData) -> tuple[str, list[str]]:
+    """The backbone name, after the modality check and the license gate (also for ``hf:``/``timm:``)."""
+    backbone = cfg.backbone or DEFAULT_BACKBONE[data.modality]
+    spec = get_spec(backbone)
+    if spec.modality != data.modality:
+        raise HeadstartError(
+            f"backbone {backbone!r} is for {spec.modality}, but {cfg.data} is {data.modality}"
+            f"; pick a {data.modality} backbone (see `headstart backbones`)"
+        )
+    return backbone, check_license(spec, cfg.use)
+
+
+def check_studies(cfg: FitConfig, data: LabeledData, splits: Splits) -> None:
+    """Validate the study options against the data before anything is written."""
+    from headstart.evaluation.audit import positive_class_index
+    from headstart.studies import check_variance_config, parse_fractions
+
+    check_baseline(cfg.baseline, data.modality)
+    if cfg.folds or cfg.seeds:
         check_variance_config(data.y, splits, folds=cfg.folds, seeds=cfg.seeds, classes=data.classes)
     if cfg.group_columns:
-        from headstart.evaluation.audit import positive_class_index
-
         positive_class_index(data.classes, cfg.positive_class)
     if cfg.curve:
-        from headstart.studies import parse_fractions
-
         parse_fractions(cfg.curve_fractions)
-    if work.exists() and not resume:
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
+
+
+def write_config(work: Path, cfg: FitConfig, backbone: str, image_size: int | None, splits: Splits) -> dict[str, Any]:
     config_doc = {
         **asdict(cfg),
         "backbone": backbone,
@@ -221,17 +208,40 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
     }
     atomic_write_json(work / "config.json", config_doc)
     atomic_write_json(work / "splits.json", splits.to_json())
+    return config_doc
 
-    strategy = cfg.strategy
-    if strategy == "auto":
-        from headstart.advise.auto import choose_strategy
 
-        strategy, why = choose_strategy(data, splits, backbone, image_size=image_size, seed=cfg.seed)
-        say(f"--strategy auto chose {strategy}: {why}")
-        config_doc["strategy_chosen"] = {"strategy": strategy, "why": why}
-        atomic_write_json(work / "config.json", config_doc)
+def resolve_strategy(
+    cfg: FitConfig,
+    data: LabeledData,
+    splits: Splits,
+    backbone: str,
+    image_size: int | None,
+    config_doc: dict[str, Any],
+    work: Path,
+    say: Echo,
+) -> str:
+    if cfg.strategy != "auto":
+        return cfg.strategy
+    from headstart.advise.auto import choose_strategy
 
-    task = TransferTask(
+    strategy, why = choose_strategy(data, splits, backbone, image_size=image_size, seed=cfg.seed)
+    say(f"--strategy auto chose {strategy}: {why}")
+    config_doc["strategy_chosen"] = {"strategy": strategy, "why": why}
+    atomic_write_json(work / "config.json", config_doc)
+    return strategy
+
+
+def make_task(
+    cfg: FitConfig,
+    data: LabeledData,
+    splits: Splits,
+    backbone: str,
+    image_size: int | None,
+    work: Path,
+    resume: bool,
+) -> TransferTask:
+    return TransferTask(
         train_items=_take(data.items, splits.train),
         y_train=data.y[splits.train],
         val_items=_take(data.items, splits.val),
@@ -246,53 +256,141 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
         resume=resume,
         options={**cfg.options, "loss": cfg.loss, "focal_gamma": cfg.focal_gamma},
     )
-    say(f"[1/3] transfer: {strategy} on {backbone} ({len(splits.train)} train, {len(splits.val)} val)")
-    t0 = time.perf_counter()
-    transfer = get_strategy(strategy)(task)
-    timings["transfer_fit"] = time.perf_counter() - t0
-    timings.update({f"transfer_{k}": v for k, v in task.timings.items()})
 
+
+def fit_transfer(task: TransferTask, strategy: str, backbone: str, timer: Timer, say: Echo) -> FittedModel:
+    say(f"[1/3] transfer: {strategy} on {backbone} ({len(task.y_train)} train, {len(task.y_val)} val)")
+    with timer("transfer_fit"):
+        return get_strategy(strategy)(task)
+
+
+def fit_scratch(cfg: FitConfig, task: TransferTask, timer: Timer, say: Echo) -> tuple[FittedModel, dict[str, Any]]:
+    """The from-scratch baseline. If it cannot be fitted, the run keeps the transfer result and falls back to
+    the majority class, recording why."""
     say(f"[2/3] baseline: {cfg.baseline} from scratch on the same split")
-    t0 = time.perf_counter()
-    baseline, base_report = fit_baseline(cfg.baseline, task)
-    timings["baseline_fit"] = time.perf_counter() - t0
+    with timer("baseline_fit"):
+        try:
+            return fit_baseline(cfg.baseline, task)
+        except (HeadstartError, ValueError) as e:
+            y = np.concatenate([task.y_train, task.y_val])
+            reason = str(e).splitlines()[0]
+            say(f"baseline failed ({reason}); judging transfer against the majority class instead")
+            return MajorityClass.fit(y, task.n_classes), {
+                "failed": reason,
+                "candidates": {},
+                "warnings": [
+                    f"the from-scratch baseline failed ({reason}); transfer is compared with the majority class instead"
+                ],
+            }
 
-    say(f"[3/3] evaluating both on {len(splits.test)} held-out test examples")
-    test_items, y_test = _take(data.items, splits.test), data.y[splits.test]
-    t0 = time.perf_counter()
-    p_t = transfer.predict_proba(test_items)
-    timings["transfer_predict_test"] = time.perf_counter() - t0
+
+def score_arms(
+    transfer: FittedModel,
+    baseline: FittedModel,
+    task: TransferTask,
+    test_items: Any,
+    y_test: np.ndarray,
+    timer: Timer,
+) -> list[Arm]:
+    n_lab = len(task.y_train) + len(task.y_val)
+    arms = []
+    for name, role, model in (("transfer", "transfer", transfer), ("scratch", "baseline", baseline)):
+        with timer(f"{'transfer' if role == 'transfer' else 'baseline'}_predict_test"):
+            proba = model.predict_proba(test_items)
+        arms.append(
+            Arm(
+                name,
+                role,
+                model.name,
+                proba,
+                val_score=float(getattr(model, "val_accuracy", np.nan)),
+                trained_on=f"{n_lab} labeled items (train + val)",
+                model=model,
+                info={"selection": SELECTION_METHOD.get(model.kind, "val")},
+            )
+        )
+    y_lab = np.concatenate([task.y_train, task.y_val])
+    return [*arms, *reference_arms(y_lab, len(y_test), task.n_classes, seed=task.seed)]
+
+
+def measure_drift(transfer: FittedModel, task: TransferTask, test_items: Any, timer: Timer) -> None:
+    """Linear CKA between original and updated embeddings, for strategies that move the backbone."""
     drift = getattr(transfer, "representation_drift", None)
-    if callable(drift):  # strategies that update the backbone: how far the representation moved
-        t0 = time.perf_counter()
-        cka = drift(test_items)
-        timings["transfer_cka"] = time.perf_counter() - t0
+    if callable(drift):
+        with timer("transfer_cka"):
+            cka = drift(test_items)
         if cka is not None:
             task.notes["cka"] = float(cka)
-    t0 = time.perf_counter()
-    p_b = baseline.predict_proba(test_items)
-    timings["baseline_predict_test"] = time.perf_counter() - t0
 
-    m_t = {
-        "name": transfer.name,
-        "strategy": strategy,
-        "backbone": backbone,
-        **classification_summary(y_test, p_t, data.classes),
-        "val_accuracy": float(getattr(transfer, "val_accuracy", float("nan"))),
-        "history": getattr(transfer, "history", []),
+
+def _side_metrics(arm: Arm, y_test: np.ndarray, classes: list[str], extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": arm.model_name,
+        **extra,
+        **classification_summary(y_test, arm.output, classes),
+        "val_accuracy": arm.val_score,
+        "selection": arm.info.get("selection", "val"),
+        "history": getattr(arm.model, "history", []),
     }
-    m_b = {
-        "name": baseline.name,
-        **classification_summary(y_test, p_b, data.classes),
-        "val_accuracy": float(getattr(baseline, "val_accuracy", float("nan"))),
-        "history": getattr(baseline, "history", []),
-        **base_report,
+
+
+def assemble_metrics(
+    cfg: FitConfig,
+    data: LabeledData,
+    splits: Splits,
+    arms: list[Arm],
+    verdicts: list[dict[str, Any]],
+    task: TransferTask,
+    base_report: dict[str, Any],
+    strategy: str,
+    backbone: str,
+) -> dict[str, Any]:
+    by = {a.name: a for a in arms}
+    y_test = data.y[splits.test]
+    verdict = {
+        **verdicts[0],
+        "transfer_accuracy": verdicts[0]["a_score"],
+        "baseline_accuracy": verdicts[0]["b_score"],
+        "transfer_name": verdicts[0]["a_model"],
+        "baseline_name": verdicts[0]["b_model"],
     }
-    verdict = paired_bootstrap_verdict(
-        y_test, p_t.argmax(1), p_b.argmax(1), transfer_name=transfer.name, baseline_name=baseline.name, seed=cfg.seed
-    )
+    extract_notes = task.notes.get("extract", [])
+    base = {k: v for k, v in base_report.items() if k != "warnings"}
+    return {
+        "transfer": _side_metrics(by["transfer"], y_test, data.classes, {"strategy": strategy, "backbone": backbone}),
+        "baseline": _side_metrics(by["scratch"], y_test, data.classes, base),
+        "references": {a.name: arm_summary(a, y_test) for a in arms if a.role == "reference"},
+        "arms": [arm_summary(a, y_test) for a in arms],
+        "comparisons": verdicts,
+        "verdict": verdict,
+        "data": data_summary(data, splits),
+        "cache": {
+            "extractions": extract_notes,
+            "hits": int(sum(e.get("cache_hits", 0) for e in extract_notes)),
+            "computed": int(sum(e.get("computed", 0) for e in extract_notes)),
+        },
+        "notes": {k: v for k, v in task.notes.items() if k != "extract"},
+    }
+
+
+def run_studies_into(
+    metrics: dict[str, Any],
+    cfg: FitConfig,
+    data: LabeledData,
+    splits: Splits,
+    strategy: str,
+    backbone: str,
+    image_size: int | None,
+    task: TransferTask,
+    arms: list[Arm],
+    timer: Timer,
+    say: Echo,
+) -> None:
+    """Audit, curve and variance (as asked for); the variance rule may downgrade the verdict."""
+    from headstart.evaluation.verdict import apply_variance
     from headstart.studies import run_studies
 
+    by = {a.name: a for a in arms}
     extras = run_studies(
         cfg,
         data=data,
@@ -301,177 +399,77 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Any = None) -> RunRes
         backbone=backbone,
         image_size=image_size,
         options=task.options,
-        transfer=transfer,
-        p_transfer=p_t,
-        p_baseline=p_b,
-        timings=timings,
+        transfer=by["transfer"].model,
+        p_transfer=by["transfer"].output,
+        p_baseline=by["scratch"].output,
+        timings=timer,
         echo=say,
     )
-    verdict_doc = verdict.to_dict()
+    metrics.update(extras)
     if "variance" in extras:
-        from headstart.evaluation.verdict import apply_variance
+        metrics["verdict"] = apply_variance(metrics["verdict"], extras["variance"])
+        metrics["comparisons"][0] = {
+            **metrics["comparisons"][0],
+            "label": metrics["verdict"]["label"],
+            "sentence": metrics["verdict"]["sentence"],
+        }
 
-        verdict_doc = apply_variance(verdict_doc, extras["variance"])
-    shipped, ship_reason = _ship(cfg, transfer, baseline)
-    ship_doc: dict[str, Any] = {}
+
+def choose_shipped(
+    metrics: dict[str, Any],
+    cfg: FitConfig,
+    arms: list[Arm],
+    task: TransferTask,
+    y_test: np.ndarray,
+    data: LabeledData,
+) -> FittedModel | None:
+    """Which side ships and why (validation data only, never the test split); returns the stack model, if any."""
+    from headstart.stacking import choose_stack, stack_for_run, validation_is_decisive
+
+    by = {a.name: a for a in arms}
+    t, b = by["transfer"], by["scratch"]
+    side, reason = ship_rule(cfg.ship, t.val_score, b.val_score)
+    doc: dict[str, Any] = {}
     if cfg.ship in ("best", "stack"):
-        from headstart.stacking import validation_is_decisive
-
-        ship_doc["decisive"], note = validation_is_decisive(
-            m_t["val_accuracy"], m_b["val_accuracy"], len(splits.train) + len(splits.val)
-        )
+        doc["decisive"], note = validation_is_decisive(t.val_score, b.val_score, len(task.y_train) + len(task.y_val))
         if note and cfg.ship == "best":
-            ship_reason = f"{ship_reason}; {note}"
+            reason = f"{reason}; {note}"
     stack = None
-    p_shipped = p_t if shipped == "transfer" else p_b
     if cfg.ship == "stack":
-        from headstart.stacking import choose_stack, stack_for_run
+        with Timer()("stack"):
+            try:
+                stack, metrics["stack"], _ = stack_for_run(
+                    t.model, b.model, task, y_test, t.output, b.output, data.classes
+                )
+                side, reason = choose_stack(t.val_score, b.val_score, metrics["stack"]["val_accuracy"])
+            except ValueError as exc:
+                reason = f"--ship stack: no combiner could be fitted ({exc}); {reason}"
+    beaten = metrics["verdict"].get("reference", {}).get("beaten_by", {})
+    if beaten and not any(beaten.values()):
+        doc["beats_majority"] = False
+        reason = (
+            f"neither model beats guessing the majority class on the test items, so neither is worth deploying "
+            f"yet; {side} is saved so `predict` works ({reason}); collect more labels"
+        )
+    metrics["shipped"] = {"side": side, "reason": reason, **doc}
+    return stack
 
-        t0 = time.perf_counter()
-        try:
-            stack, extras["stack"], p_stack = stack_for_run(transfer, baseline, task, y_test, p_t, p_b, data.classes)
-            shipped, ship_reason = choose_stack(
-                m_t["val_accuracy"], m_b["val_accuracy"], extras["stack"]["val_accuracy"]
-            )
-            p_shipped = {"transfer": p_t, "baseline": p_b, "stack": p_stack}[shipped]
-        except ValueError as exc:
-            ship_reason = f"--ship stack: no combiner could be fitted ({exc}); {ship_reason}"
-        timings["stack"] = time.perf_counter() - t0
-    warnings = [*data_warnings(data, splits), *license_warnings, *verdict.warnings]
+
+def ship_rule(ship: str, tv: float, bv: float) -> tuple[str, str]:
+    """``--ship``: forced side, or the side that won on validation (ties go to the simpler baseline)."""
+    if ship in ("transfer", "baseline"):
+        return ship, f"--ship {ship} was requested"
+    if np.isnan(tv) or np.isnan(bv):
+        return "transfer", "validation scores unavailable; shipping the transfer model"
+    if tv > bv:
+        return "transfer", f"transfer was better on validation ({tv:.3f} vs {bv:.3f})"
+    return "baseline", (
+        f"the from-scratch baseline was at least as good on validation ({bv:.3f} vs {tv:.3f}); "
+        "shipping the simpler model"
+    )
+
+
+def transfer_warnings(task: TransferTask, metrics: dict[str, Any]) -> list[str]:
     from headstart.strategies.finetune import cka_warnings
 
-    warnings += cka_warnings(task.notes.get("cka"), verdict_doc["label"])
-    timings["total"] = time.perf_counter() - t_start
-    extract_notes = task.notes.get("extract", [])
-    metrics = {
-        "transfer": m_t,
-        "baseline": m_b,
-        "verdict": verdict_doc,
-        "shipped": {"side": shipped, "reason": ship_reason, **ship_doc},
-        **extras,
-        "data": data_summary(data, splits),
-        "timing": timings,
-        "cache": {
-            "extractions": extract_notes,
-            "hits": int(sum(e.get("cache_hits", 0) for e in extract_notes)),
-            "computed": int(sum(e.get("computed", 0) for e in extract_notes)),
-        },
-        "notes": {k: v for k, v in task.notes.items() if k != "extract"},
-        "warnings": warnings,
-    }
-    transfer.save(work / "model")
-    baseline.save(work / "baseline")
-    if stack is not None:
-        stack.save(work / "stack")
-    _write_predictions(work / "predictions.csv", data, splits.test, y_test, p_t, p_b, p_shipped)
-    from headstart.card import write_model_card
-
-    write_model_card(work, config_doc, metrics, data)
-    _write_report(work, metrics, config_doc, data)
-    atomic_write_json(work / COMPLETE_MARKER, metrics)  # written last: its presence marks a complete run
-    for ckpt in work.glob("checkpoint*.pt"):
-        ckpt.unlink()
-    if out.exists():
-        shutil.rmtree(out)
-    work.rename(out)
-    if not dist.is_main:  # a scratch copy: rank 0 wrote the real run directory
-        shutil.rmtree(out.parent, ignore_errors=True)
-        out = Path(cfg.out)
-    return RunResult(out, metrics, transfer, baseline, data, splits, warnings)
-
-
-def _write_report(work: Path, metrics: dict[str, Any], config_doc: dict[str, Any], data: LabeledData) -> None:
-    """report.html from the in-memory results (metrics.json does not exist yet: it is written last)."""
-    from headstart.report import write_report
-
-    write_report(work, metrics, config_doc, data=data)
-
-
-def data_summary(data: LabeledData, splits: Splits) -> dict[str, Any]:
-    counts = np.bincount(data.y, minlength=len(data.classes))
-    train_counts = np.bincount(data.y[np.concatenate([splits.train, splits.val])], minlength=len(data.classes))
-    return {
-        "source": data.source,
-        "provenance": data.provenance,
-        "modality": data.modality,
-        "classes": data.classes,
-        "class_counts": {c: int(n) for c, n in zip(data.classes, counts, strict=True)},
-        "labeled_class_counts": {c: int(n) for c, n in zip(data.classes, train_counts, strict=True)},
-        "imbalance_ratio": float(counts.max() / max(1, counts.min())),
-        "split_sizes": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
-        "n_items": len(data.y),
-        "skipped": data.skipped,
-    }
-
-
-def data_warnings(data: LabeledData, splits: Splits) -> list[str]:
-    out = []
-    labeled = np.bincount(data.y[np.concatenate([splits.train, splits.val])], minlength=len(data.classes))
-    ratio = labeled.max() / max(1, labeled.min())
-    if ratio >= 3:
-        out.append(f"labeled classes are imbalanced ({ratio:.1f}:1); consider --loss weighted or --loss focal")
-    if data.skipped:
-        out.append(f"{len(data.skipped)} unreadable items were skipped (listed in metrics.json data.skipped)")
-    return out
-
-
-def _write_predictions(
-    path: Path, data: LabeledData, idx: np.ndarray, y: np.ndarray, p_t: np.ndarray, p_b: np.ndarray, p_s: np.ndarray
-) -> None:
-    classes = np.array(data.classes)
-    df = pd.DataFrame(
-        {
-            "id": [data.ids[i] for i in idx],
-            "label": classes[y],
-            "prediction": classes[p_s.argmax(1)],
-            "confidence": p_s.max(1),
-            "transfer_prediction": classes[p_t.argmax(1)],
-            "transfer_confidence": p_t.max(1),
-            "baseline_prediction": classes[p_b.argmax(1)],
-            "baseline_confidence": p_b.max(1),
-        }
-    )
-    atomic_write_text(path, df.to_csv(index=False))
-
-
-def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(config, metrics) of a COMPLETE run directory; a clear error for a missing or partial one."""
-    run = Path(run_dir)
-    if not run.exists():
-        partial = _partial_dir(run)
-        hint = f"; an interrupted run is at {partial} (use `headstart fit --resume {run}`)" if partial.exists() else ""
-        raise HeadstartError(f"{run}: no such run directory{hint}")
-    if not (run / COMPLETE_MARKER).exists() or not (run / "config.json").exists():
-        raise HeadstartError(f"{run} is not a complete headstart run (no {COMPLETE_MARKER}); re-run `headstart fit`")
-    return json.loads((run / "config.json").read_text()), json.loads((run / COMPLETE_MARKER).read_text())
-
-
-def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedModel, dict[str, Any], dict[str, Any]]:
-    config, metrics = load_run(run_dir)
-    side = side or metrics.get("shipped", {}).get("side", "transfer")
-    if side not in ("transfer", "baseline", "stack"):
-        raise HeadstartError(f"unknown side {side!r}; choose transfer, baseline or stack")
-    folder = Path(run_dir) / {"transfer": "model", "baseline": "baseline", "stack": "stack"}[side]
-    if side == "stack":
-        import headstart.stacking  # noqa: F401  (registers the "stack" model kind)
-
-        if not folder.exists():
-            raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
-    return load_model(folder), config, metrics
-
-
-def predict_run(
-    run_dir: str | Path, source: str, *, side: str | None = None, text_column: str | None = None
-) -> pd.DataFrame:
-    """Predict labels for new data with the model a run shipped (or ``side``: transfer | baseline)."""
-    from headstart.data.unlabeled import load_unlabeled
-
-    model, config, metrics = load_shipped(run_dir, side)
-    modality = metrics["data"]["modality"]
-    classes = np.array(metrics["data"]["classes"])
-    ids, items = load_unlabeled(source, modality=modality, text_column=text_column or config.get("text_column"))
-    proba = model.predict_proba(items)
-    df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
-    for j, c in enumerate(classes):
-        df[f"p_{c}"] = proba[:, j]
-    return df
+    return cka_warnings(task.notes.get("cka"), metrics["verdict"]["label"])

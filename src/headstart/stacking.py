@@ -30,7 +30,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from headstart.artifacts import FittedModel, load_model, read_meta, register_kind, write_meta
+from headstart.artifacts import FittedModel, model_class, read_meta, register_kind, write_meta
+from headstart.errors import HeadstartError
 from headstart.io import atomic_write_npz
 from headstart.strategies.linear_head import LinearHead, cv_folds, fit_linear_head
 
@@ -117,7 +118,13 @@ class StackedModel:
         with np.load(folder / "combiner.npz") as z:
             head = LinearHead.from_arrays({k: z[k] for k in z.files})
         info = {k: v for k, v in meta.items() if k not in ("kind", "transfer", "baseline")}
-        return cls(load_model(run / meta["transfer"]), load_model(run / meta["baseline"]), head, info)
+        sides = []
+        for key, expected in (("transfer", "model"), ("baseline", "baseline")):
+            if meta.get(key) != expected:  # never follow a path written into meta.json
+                raise HeadstartError(f"{folder}/meta.json: {key} must be {expected!r}; the run folder is damaged")
+            sub = run / expected
+            sides.append(model_class(sub, read_meta(sub)).load(sub))
+        return cls(sides[0], sides[1], head, info)
 
 
 def fit_stack(

@@ -37,7 +37,7 @@ from headstart.advise.measure import (
     proxy_a_distance,
     similarity_band,
 )
-from headstart.advise.rubric import CONFIDENCES, Advice, advise
+from headstart.advise.rubric import CONFIDENCES, Advice, advise, fit_command
 from headstart.backbones import check_license, get_spec, load_backbone
 from headstart.data import LabeledData, load_data
 from headstart.errors import HeadstartError
@@ -262,7 +262,9 @@ def advise_from_data(
     # the call, and how much to trust it
     adv = advise(k, sim, comp, unlabeled_target=unlabeled_target)
     src = data.source if isinstance(data.source, str) else "DATA"
-    adv.next_command = f"headstart fit {shlex.quote(src)} --backbone {bb} --strategy {adv.strategy}"
+    adv.next_command = fit_command(adv.strategy, shlex.quote(src), backbone=bb)
+    if ref_kind == "user" and isinstance(ref_name, str):
+        adv.next_command = adv.next_command.replace("SOURCE", shlex.quote(ref_name))
     confidence = adv.confidence
     if ref_kind == "packaged":
         confidence = "low"

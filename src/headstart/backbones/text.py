@@ -18,7 +18,7 @@ from headstart.backbones.encoder import Encoder
 from headstart.errors import HeadstartError
 
 if TYPE_CHECKING:
-    from headstart.backbones.registry import BackboneSpec
+    from headstart.backbones.spec import BackboneSpec
 
 __all__ = ["TextEncoder", "build_text", "read_state_dict", "tokenizer_fingerprint"]
 

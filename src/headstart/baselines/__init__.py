@@ -63,18 +63,24 @@ def _fit_one(kind: str, task: TransferTask, geometry: tuple[int, bool] | None) -
     raise HeadstartError(f"unknown baseline {kind!r}; choose one of: {', '.join(CHOICES)}")
 
 
+def check_baseline(kind: str, modality: str) -> tuple[str, ...]:
+    """The baseline kinds ``kind`` stands for on ``modality``; HeadstartError when it does not fit the data."""
+    if kind not in CHOICES:
+        raise HeadstartError(f"unknown baseline {kind!r}; choose one of: {', '.join(CHOICES)}")
+    kinds = BASELINES[modality] if kind == "auto" else (kind,)
+    if modality == "text" and any(k in ("pixel-logreg", "small-cnn") for k in kinds):
+        raise HeadstartError(f"--baseline {kind} is for images; this data is text (use tfidf or random-init)")
+    if modality == "image" and "tfidf" in kinds:
+        raise HeadstartError("--baseline tfidf is for text; this data is images")
+    return kinds
+
+
 def fit_baseline(kind: str, task: TransferTask) -> tuple[FittedModel, dict[str, Any]]:
     """Fit the requested baseline (``auto``: every classical candidate for the modality, best on validation).
 
     Returns the chosen model and ``{"candidates": {name: val_accuracy}, "timings": {name: seconds}}``.
     """
-    if kind not in CHOICES:
-        raise HeadstartError(f"unknown baseline {kind!r}; choose one of: {', '.join(CHOICES)}")
-    kinds = BASELINES[task.modality] if kind == "auto" else (kind,)
-    if task.modality == "text" and any(k in ("pixel-logreg", "small-cnn") for k in kinds):
-        raise HeadstartError(f"--baseline {kind} is for images; this data is text (use tfidf or random-init)")
-    if task.modality == "image" and "tfidf" in kinds:
-        raise HeadstartError("--baseline tfidf is for text; this data is images")
+    kinds = check_baseline(kind, task.modality)
     geometry = baseline_geometry(task.train_items) if task.modality == "image" else None
     fitted: dict[str, FittedModel] = {}
     report: dict[str, Any] = {"candidates": {}, "timings": {}}

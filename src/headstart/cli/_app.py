@@ -34,7 +34,27 @@ def friendly(fn: F) -> F:
             err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]: partial results stay in <out>.partial; continue with --resume")
+            err.print(
+                "[yellow]interrupted[/]: partial results stay in <out>.partial; continue with "
+                "`headstart fit --resume --out <out>`"
+            )
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"headstart {version('headstart')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the headstart version and exit"
+    ),
+) -> None:
+    """Transfer learning for small labeled datasets, always judged against a from-scratch baseline."""

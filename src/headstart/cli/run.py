@@ -9,24 +9,53 @@ import typer
 from rich.table import Table
 
 from headstart.cli._app import VERDICT_STYLE, app, console, friendly
+from headstart.config import Baseline, FitConfig, Loss, OnBadItem, Ship, Use
 from headstart.errors import HeadstartError
 
 
+def _pct(x: Any) -> str:
+    return "-" if x is None or x != x else f"{100 * float(x):.1f}%"
+
+
+def _selection(s: dict[str, Any]) -> str:
+    v = s.get("val_accuracy")
+    if v is None or v != v:
+        return "-"
+    return f"{s.get('selection', 'val')} {float(v):.3f}"
+
+
 def print_result(result: Any) -> None:
+    """The run's arms (test scores on the same items), then the verdict and what shipped.
+
+    Every column that holds a name or a verdict word wraps instead of being cut, so it reads at 80 columns.
+    """
     m = result.metrics
     v = m["verdict"]
     table = Table(title=f"{m['data']['source']}  ({v['n_test']} test examples)", show_lines=False)
-    for col in ("side", "model", "test acc.", "macro-F1", "val acc."):
-        table.add_column(col)
-    for side in ("transfer", "baseline"):
+    table.add_column("arm", overflow="fold")
+    table.add_column("model", overflow="fold", ratio=1)
+    for col in ("test acc.", "bal. acc.", "select."):
+        table.add_column(col, justify="right", no_wrap=True)
+    for side, arm in (("transfer", "transfer"), ("baseline", "scratch")):
         s = m[side]
-        table.add_row(
-            side, s["name"], f"{100 * s['accuracy']:.1f}%", f"{100 * s['macro_f1']:.1f}%", f"{s['val_accuracy']:.3f}"
-        )
+        table.add_row(arm, s["name"], _pct(s["accuracy"]), _pct(s["balanced_accuracy"]), _selection(s))
+    for name, ref in m.get("references", {}).items():
+        table.add_row(name, ref["model"], _pct(ref["accuracy"]), _pct(ref["balanced_accuracy"]), "-")
     console.print(table)
+    console.print(
+        "select. = the score the shipping rule used: cv = cross-validated accuracy on train+val; "
+        "val = accuracy on the validation split; never the test split",
+        style="dim",
+        highlight=False,
+    )
     for w in m.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
-    console.print(f"[{VERDICT_STYLE[v['label']]}]{v['label']}[/]: {v['sentence']}", highlight=False)
+    console.print(f"[{VERDICT_STYLE.get(v['label'], 'bold')}]{v['label']}[/]: {v['sentence']}", highlight=False)
+    if "mcnemar_p" in v:
+        console.print(
+            f"exact McNemar on {v['a_only_correct'] + v['b_only_correct']} discordant items: p = {v['mcnemar_p']:.3g}",
+            highlight=False,
+        )
     console.print(f"shipped: {m['shipped']['side']} ({m['shipped']['reason']})", highlight=False)
     if "stack" in m:
         console.print(f"stack (test): {100 * m['stack']['accuracy']:.1f}% — {m['stack']['name']}", highlight=False)
@@ -65,39 +94,49 @@ def _fractions(text: str) -> list[float]:
     return parse_fractions(text)
 
 
+def _strategy_help() -> str:
+    from headstart.strategies import STRATEGIES
+
+    return ", ".join([*sorted(STRATEGIES), "auto"])
+
+
 @app.command()
 @friendly
 def fit(
     data: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="CSV/TSV/JSONL/Parquet file, image folder (class per subfolder), .npz with X,y, or builtin:NAME"
+            help="CSV/TSV/JSONL/Parquet file, image folder (class per subfolder), .npz with X,y, or builtin:NAME "
+            "(not needed with --resume)"
         ),
-    ],
+    ] = None,
     out: Annotated[Path, typer.Option(help="run directory to write")] = Path("runs/latest"),
     backbone: Annotated[str | None, typer.Option(help="registry name, NAME:random, hf:ID|PATH or timm:NAME")] = None,
-    strategy: Annotated[
-        str, typer.Option(help="linear-probe, partial, finetune, progressive, lora, contrastive or auto")
-    ] = "linear-probe",
-    baseline: Annotated[str, typer.Option(help="auto, tfidf, pixel-logreg, small-cnn or random-init")] = "auto",
-    text_column: Annotated[str | None, typer.Option()] = None,
-    label_column: Annotated[str | None, typer.Option()] = None,
-    group_column: Annotated[list[str] | None, typer.Option(help="column to audit by (repeatable)")] = None,
+    strategy: Annotated[str, typer.Option(help=f"one of: {_strategy_help()}")] = "linear-probe",
+    baseline: Annotated[Baseline, typer.Option(help="from-scratch side (auto = best of the classical ones)")] = (
+        Baseline.auto
+    ),
+    text_column: Annotated[str | None, typer.Option(help="column holding the text (default: text)")] = None,
+    label_column: Annotated[str | None, typer.Option(help="column holding the label (default: label)")] = None,
+    group_column: Annotated[list[str] | None, typer.Option(help="column to audit by (repeat the flag)")] = None,
     labels_per_class: Annotated[int | None, typer.Option(help="few-shot budget: K labeled examples per class")] = None,
-    seed: int = 0,
-    test_size: float = 0.2,
+    seed: Annotated[int, typer.Option(help="seed of the split and of training")] = 0,
+    test_size: Annotated[float, typer.Option(help="share of items held out for the test split")] = 0.2,
+    val_size: Annotated[float, typer.Option(help="share of the labeled items used for validation")] = 0.2,
     max_test: Annotated[int, typer.Option(help="cap on the test split size (0 = no cap)")] = 2000,
     image_size: Annotated[int | None, typer.Option(help="input resolution for image backbones")] = None,
-    on_bad_item: Annotated[str, typer.Option(help="error or skip unreadable items (skips are listed)")] = "error",
-    loss: Annotated[str, typer.Option(help="ce, weighted or focal")] = "ce",
-    focal_gamma: float = 2.0,
+    on_bad_item: Annotated[OnBadItem, typer.Option(help="stop at, or skip, unreadable items (skips are listed)")] = (
+        OnBadItem.error
+    ),
+    loss: Annotated[Loss, typer.Option(help="training loss: ce, class-weighted ce, or focal")] = Loss.ce,
+    focal_gamma: Annotated[float, typer.Option(help="focal loss exponent")] = 2.0,
     epochs: Annotated[int | None, typer.Option(help="fine-tuning epochs")] = None,
-    batch_size: Annotated[int | None, typer.Option()] = None,
+    batch_size: Annotated[int | None, typer.Option(help="fine-tuning batch size")] = None,
     lr: Annotated[float | None, typer.Option(help="base learning rate for fine-tuning")] = None,
     unfreeze: Annotated[int | None, typer.Option(help="partial: number of top block groups to train")] = None,
     layer_decay: Annotated[float | None, typer.Option(help="finetune: per-layer LR decay")] = None,
-    use: Annotated[str, typer.Option(help="commercial or research: the license gate")] = "commercial",
-    ship: Annotated[str, typer.Option(help="best, transfer, baseline or stack")] = "best",
+    use: Annotated[Use, typer.Option(help="intended use, checked against the backbone license")] = Use.commercial,
+    ship: Annotated[Ship, typer.Option(help="which side to ship (best = the winner on validation)")] = Ship.best,
     positive_class: Annotated[
         str | None, typer.Option(help="audit: positive class of a binary task (default: the second class)")
     ] = None,
@@ -105,25 +144,29 @@ def fit(
     curve_fractions: Annotated[
         str | None, typer.Option(help="curve: fractions of the labeled set, e.g. 0.1,0.25,0.5,1.0")
     ] = None,
-    curve_seeds: Annotated[int, typer.Option(help="curve: seeds per label budget")] = 3,
-    folds: Annotated[int | None, typer.Option(help="variance: stratified K-fold repetitions of the comparison")] = None,
-    seeds: Annotated[int | None, typer.Option(help="variance: S seeds (with --folds: repeats of the K folds)")] = None,
-    resume: Annotated[bool, typer.Option(help="continue the interrupted run at --out")] = False,
-    overwrite: bool = False,
-    quiet: bool = False,
+    curve_seeds: Annotated[int, typer.Option(help="curve: number of seeds per label budget")] = 3,
+    folds: Annotated[int | None, typer.Option(help="variance: number of stratified folds to repeat the run on")] = None,
+    seeds: Annotated[
+        int | None, typer.Option(help="variance: number of seeds (with --folds: repeats of the folds)")
+    ] = (None),
+    resume: Annotated[bool, typer.Option(help="continue the interrupted run at --out with its saved settings")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="replace an existing run at --out (only once the new one is done)")
+    ] = (False),
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Fit transfer + a from-scratch baseline on identical splits and print the verdict."""
-    from headstart.pipeline import FitConfig, fit_run
+    from headstart.pipeline import fit_run
+    from headstart.rundir import resume_config
 
     if resume:
-        import json
-
-        partial = out.with_name(out.name + ".partial") / "config.json"
-        if not partial.exists():
-            raise HeadstartError(f"{out}: no interrupted run to resume (no {partial})")
-        cfg = FitConfig.from_dict(json.loads(partial.read_text()))
+        cfg = FitConfig.from_dict(resume_config(out))
+        if data is not None and data != cfg.data:
+            raise HeadstartError(f"--resume continues {out} on {cfg.data}; drop DATA ({data}) or use a new --out")
         cfg.progress = not quiet
     else:
+        if data is None:
+            raise HeadstartError("missing DATA: give a file, folder or builtin:NAME (or --resume --out RUN)")
         options = {
             k: v
             for k, v in {
@@ -140,20 +183,21 @@ def fit(
             out=str(out),
             backbone=backbone,
             strategy=strategy,
-            baseline=baseline,
+            baseline=baseline.value,
             text_column=text_column,
             label_column=label_column,
             group_columns=list(group_column or []),
             labels_per_class=labels_per_class,
             seed=seed,
             test_size=test_size,
+            val_size=val_size,
             max_test=max_test or None,
             image_size=image_size,
-            on_bad_item=on_bad_item,
-            loss=loss,
+            on_bad_item=on_bad_item.value,
+            loss=loss.value,
             focal_gamma=focal_gamma,
-            use=use,
-            ship=ship,
+            use=use.value,
+            ship=ship.value,
             positive_class=positive_class,
             curve=curve,
             curve_fractions=None if curve_fractions is None else _fractions(curve_fractions),
@@ -173,24 +217,32 @@ def fit(
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a complete run directory from `headstart fit`")],
     data: Annotated[str, typer.Argument(help="CSV/JSONL/Parquet with a text column, or images")],
-    out: Annotated[Path, typer.Option(help="CSV to write")] = Path("predictions.csv"),
+    out: Annotated[Path, typer.Option(help="CSV file to write")] = Path("predictions.csv"),
     side: Annotated[
         str | None, typer.Option(help="transfer, baseline or stack (default: what the run shipped)")
     ] = None,
-    text_column: str | None = None,
+    text_column: Annotated[str | None, typer.Option(help="column holding the text (default: the run's)")] = None,
+    keep_column: Annotated[
+        list[str] | None, typer.Option(help="input column to copy into the output (repeat the flag; * = all)")
+    ] = None,
     onnx: Annotated[bool, typer.Option(help="run the ONNX export (headstart export) with onnxruntime")] = False,
 ) -> None:
     """Predict labels for new data with a saved run."""
     from headstart.io import atomic_write_text
     from headstart.pipeline import predict_run
 
+    if out.exists() and out.is_dir():
+        raise HeadstartError(f"--out {out} is a folder; give a CSV file path such as {out / 'predictions.csv'}")
     if onnx:
         from headstart.export import predict_onnx  # type: ignore[attr-defined]
 
         df = predict_onnx(run_dir, data, text_column=text_column)
     else:
-        df = predict_run(run_dir, data, side=side, text_column=text_column)
-    atomic_write_text(out, df.to_csv(index=False))
+        df = predict_run(run_dir, data, side=side, text_column=text_column, keep_columns=keep_column)
+    try:
+        atomic_write_text(out, df.to_csv(index=False))
+    except OSError as e:
+        raise HeadstartError(f"--out {out}: cannot write ({e.strerror}); choose a writable path") from None
     console.print(f"wrote {len(df)} predictions to {out}")
 
 
@@ -208,7 +260,7 @@ def demo(
 ) -> None:
     """Run the real job on bundled data: Rotten Tomatoes (16 labels/class, MiniLM) and MNIST-5k
     (50 labels/class, MobileNetV2), each against its from-scratch baseline."""
-    from headstart.pipeline import FitConfig, fit_run
+    from headstart.pipeline import fit_run
 
     rows = []
     for kind, data, bb, k, folder in DEMO_TASKS:
@@ -219,8 +271,10 @@ def demo(
         print_result(result)
         rows.append((kind, result))
     table = Table(title="headstart demo: transfer vs from-scratch, paired on the same test examples")
-    for col in ("task", "transfer", "baseline", "delta [95% CI]", "verdict", "report"):
-        table.add_column(col)
+    for col in ("task", "transfer", "baseline", "delta [95% CI]"):
+        table.add_column(col, overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("report", overflow="fold")
     for kind, r in rows:
         v = r.metrics["verdict"]
         table.add_row(

@@ -18,23 +18,27 @@ def backbones(
     modality: Annotated[str | None, typer.Option(help="text or image")] = None,
 ) -> None:
     """The backbone registry: name, modality, size, license, pinned weights sha256, installed?"""
-    from headstart.backbones import list_specs
+    from headstart.backbones import is_installed, list_specs
 
+    specs = list_specs(modality)
     table = Table(title="headstart backbones")
-    for col in ("name", "modality", "params", "dim", "license", "weights sha256", "installed", "source"):
-        table.add_column(col)
-    for s in list_specs(modality):
+    # names are what a user copies: never cut them; the pin and the source go on their own lines below
+    table.add_column("name", no_wrap=True, min_width=max(len(s.name) for s in specs) if specs else 4)
+    table.add_column("modality", no_wrap=True)
+    for col in ("params", "dim"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("license", overflow="fold")
+    table.add_column("installed", no_wrap=True)
+    for s in specs:
         table.add_row(
-            s.name,
-            s.modality,
-            f"{s.params_m:.1f}M",
-            str(s.embed_dim),
-            s.license,
-            (s.sha256 or "not pinned")[:16],
-            "yes" if s.is_installed() else "no",
-            f"{s.source_package}=={s.source_version}",
+            s.name, s.modality, f"{s.params_m:.1f}M", str(s.embed_dim), s.license, "yes" if is_installed(s) else "no"
         )
     console.print(table)
+    for s in specs:
+        console.print(
+            f"{s.name}: sha256 {(s.sha256 or 'not pinned')[:16]}, from {s.source_package}=={s.source_version}",
+            highlight=False,
+        )
     console.print(
         "Also: hf:<model id or local folder> (text), timm:<model name> (images, needs timm), "
         "and NAME:random for a random-init control."

@@ -16,6 +16,7 @@ import pandas as pd
 
 from headstart.data.dataset import LabeledData
 from headstart.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_path, read_image
+from headstart.data.locate import csv_record_lines
 from headstart.data.validate import check_classes
 from headstart.errors import HeadstartError
 
@@ -135,7 +136,10 @@ def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[
         except (pd.errors.ParserError, ValueError) as exc:
             msg = " ".join(str(exc).split())
             raise HeadstartError(f"{display}: cannot parse as {ext[1:].upper()} ({msg}); fix that line") from None
-        return df, [f"{display}:line {i + 2}" for i in range(len(df))]  # file line; the header is line 1
+        lines = csv_record_lines(path, sep)  # physical lines: a quoted field may span several
+        if len(lines) != len(df):
+            lines = [i + 2 for i in range(len(df))]
+        return df, [f"{display}:line {ln}" for ln in lines]
     if ext in (".jsonl", ".ndjson"):
         text = read_utf8(path, display)
         records: list[dict[str, Any]] = []

@@ -30,19 +30,36 @@ def _read_table(path: Path) -> Any:
         raise HeadstartError(f"{path}: cannot be read as {kind} ({type(e).__name__}: {e})".splitlines()[0]) from None
 
 
-def load_unlabeled(source: str, *, modality: str, text_column: str | None = None) -> tuple[list[str], list[Any]]:
-    """(ids, items) for prediction."""
+def load_unlabeled(source: str, *, modality: str, text_column: str | None = None, with_table: bool = False) -> Any:
+    """(ids, items) for prediction; ``with_table=True`` adds the input table (None for images) as a third value."""
+    ids, items, table = _load(source, modality=modality, text_column=text_column)
+    return (ids, items, table) if with_table else (ids, items)
+
+
+def _line_ids(path: Path, n: int) -> list[str]:
+    from headstart.data.locate import csv_record_lines
+
+    if path.suffix.lower() in (".csv", ".tsv"):
+        lines = csv_record_lines(path, "\t" if path.suffix.lower() == ".tsv" else ",")
+        if len(lines) == n:
+            return [f"{path.name}:line {ln}" for ln in lines]
+    if path.suffix.lower() in (".jsonl", ".json"):
+        return [f"{path.name}:line {i + 1}" for i in range(n)]
+    return [f"{path.name}:row {i + 1}" for i in range(n)]
+
+
+def _load(source: str, *, modality: str, text_column: str | None) -> tuple[list[str], list[Any], Any]:
     if source.startswith("builtin:"):
         from headstart.data import load_data
 
         data = load_data(source)
-        return list(data.ids), list(data.items)
+        return list(data.ids), list(data.items), None
     path = Path(source)
     if not path.exists():
         raise HeadstartError(f"{source}: file or folder not found")
     if modality == "image":
         if path.is_file():
-            return [str(path)], [str(path)]
+            return [str(path)], [str(path)], None
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise HeadstartError(f"{source}: no .png/.jpg/.jpeg/.bmp images found in this folder")
@@ -50,7 +67,7 @@ def load_unlabeled(source: str, *, modality: str, text_column: str | None = None
 
         for f in files:
             read_image(str(f))  # names the file if it is unreadable
-        return [str(f) for f in files], [str(f) for f in files]
+        return [str(f) for f in files], [str(f) for f in files], None
     if path.suffix.lower() not in TABLE_READERS:
         raise HeadstartError(f"{source}: unsupported file type; give a .csv, .tsv, .jsonl or .parquet file")
     df = _read_table(path)
@@ -60,7 +77,8 @@ def load_unlabeled(source: str, *, modality: str, text_column: str | None = None
             f"{source}: no column {col!r}; available: {', '.join(map(str, df.columns))} (pass --text-column)"
         )
     texts = df[col].astype(str).tolist()
+    ids = _line_ids(path, len(texts))
     for i, t in enumerate(texts):
         if not t.strip():
-            raise HeadstartError(f"{source}:line {i + 2} has an empty {col!r}; fill it or drop the row")
-    return [f"{path.name}:line {i + 2}" for i in range(len(texts))], texts
+            raise HeadstartError(f"{source}: {ids[i].split(':', 1)[1]} has an empty {col!r}; fill it or drop the row")
+    return ids, texts, df

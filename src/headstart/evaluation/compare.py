@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import balanced_accuracy_score
 
+HEADLINES = {"helps": "Transfer helps", "negative-transfer": "Negative transfer"}
 KINDS: dict[str, tuple[str, str, str]] = {
     "transfer": ("helps", "no-difference", "negative-transfer"),
     "adaptation": ("adaptation helps", "no-difference", "adaptation hurts"),
@@ -250,7 +251,7 @@ def judge(
         }
     pts = _delta_text(out, regression)
     ta, tb = _score_text(a, y, imbalanced), _score_text(b, y, imbalanced)
-    head = {better: better.capitalize(), same: "No detectable difference", worse: worse.capitalize()}[label]
+    head = HEADLINES.get(label, label.capitalize()) if label != same else "No detectable difference"
     if label == better:
         sentence = f"{head}: {a.model_name} reached {ta} vs {tb} for {b.model_name}, {pts} on {n} test examples."
     elif label == worse:

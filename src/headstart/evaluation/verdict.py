@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from headstart.evaluation.compare import paired_bootstrap_ci
+
 LABELS = ("helps", "no-difference", "negative-transfer")
 SMALL_TEST_SET = 1000
 
@@ -88,18 +90,8 @@ def paired_bootstrap_verdict(
     ct = (np.asarray(pred_transfer) == y_true).astype(np.float64)
     cb = (np.asarray(pred_baseline) == y_true).astype(np.float64)
     n = len(y_true)
-    if n == 0:
-        raise ValueError("empty test set")
     diff = ct - cb
-    rng = np.random.default_rng(seed)
-    boots = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // n)
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        boots[start:stop] = diff[idx].mean(axis=1)
-    alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
+    lo, hi = paired_bootstrap_ci(diff, n_boot=n_boot, confidence=confidence, seed=seed)
     label = "helps" if lo > 0 else "negative-transfer" if hi < 0 else "no-difference"
     return Verdict(
         label=label,

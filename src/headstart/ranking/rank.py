@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from headstart.backbones import check_license, get_spec, list_specs, load_backbone
+from headstart.backbones import check_license, get_spec, is_installed, list_specs, load_backbone
 from headstart.data import LabeledData, load_data
 from headstart.errors import HeadstartError
 from headstart.features import default_image_size, extract
@@ -59,7 +59,7 @@ def candidate_backbones(
     names: list[str] = []
     notes: list[str] = []
     for spec in list_specs(modality):
-        if not spec.is_installed():
+        if not is_installed(spec):
             notes.append(f"{spec.name}: weights not installed ({spec.install_hint})")
             continue
         try:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from headstart.report import plots
+import headstart.report.plots as plots
+from headstart.report.arms import arms_section
 
 log = logging.getLogger(__name__)
 
@@ -198,11 +199,11 @@ def _performance(metrics: Mapping[str, Any]) -> str:
                 _pct(m.get("balanced_accuracy")),
                 _f(m.get("log_loss")),
                 _f(m.get("ece")),
-                _f(m.get("val_accuracy")),
+                f"{escape(str(m.get('selection', 'val')))} {_f(m.get('val_accuracy'))}",
             ]
         )
     overall = _table(
-        ["side", "model", "accuracy", "macro-F1", "balanced acc.", "log loss", "ECE", "validation acc."],
+        ["side", "model", "accuracy", "macro-F1", "balanced acc.", "log loss", "ECE", "selection score"],
         rows,
         numeric=range(2, 8),
     )
@@ -693,6 +694,7 @@ def render_report(
     summary = _safe("summary", "Verdict", lambda: _summary(config, metrics))
     sections = [
         _safe("performance", "Transfer vs baseline on the test split", lambda: _performance(metrics)),
+        _safe("arms", "Every arm and comparison", lambda: arms_section(metrics)),
         _safe("confusion", "Confusion matrices", lambda: _confusion(metrics)),
         _safe("training", "Training curves", lambda: _training(metrics)),
         _safe("calibration", "Calibration", lambda: _calibration(metrics)),

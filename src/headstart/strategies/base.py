@@ -41,15 +41,34 @@ class TransferTask:
 StrategyFn = Callable[[TransferTask], FittedModel]
 STRATEGIES: dict[str, StrategyFn] = {}
 DESCRIPTIONS: dict[str, str] = {}
+# Options every strategy accepts (set by the run from --loss / --focal-gamma, or device settings).
+COMMON_OPTIONS = frozenset({"loss", "focal_gamma", "device", "amp"})
+OPTION_KEYS: dict[str, frozenset[str]] = {}  # strategy -> the hyper-parameters it reads
 
 
-def register_strategy(name: str, description: str) -> Callable[[StrategyFn], StrategyFn]:
+def register_strategy(name: str, description: str, options: Sequence[str] = ()) -> Callable[[StrategyFn], StrategyFn]:
+    """Register ``fn`` under ``name``; ``options`` lists the hyper-parameter keys it reads (others are errors)."""
+
     def wrap(fn: StrategyFn) -> StrategyFn:
         STRATEGIES[name] = fn
         DESCRIPTIONS[name] = description
+        OPTION_KEYS[name] = frozenset(options) | COMMON_OPTIONS
         return fn
 
     return wrap
+
+
+def check_options(strategy: str | None, options: dict[str, Any]) -> None:
+    """HeadstartError for an option the strategy does not read (``None``: any strategy's keys, for ``auto``)."""
+    allowed = OPTION_KEYS.get(strategy, COMMON_OPTIONS) if strategy else frozenset().union(*OPTION_KEYS.values())
+    unknown = sorted(k for k, v in options.items() if v is not None and k not in allowed)
+    if unknown:
+        which = f"strategy {strategy}" if strategy else "any strategy"
+        takes = ", ".join(sorted(allowed - COMMON_OPTIONS)) or "no hyper-parameters"
+        raise HeadstartError(
+            f"option {', '.join(map(repr, unknown))} is not used by {which} (it takes: {takes}); "
+            "remove it or pick a strategy that uses it"
+        )
 
 
 def get_strategy(name: str) -> StrategyFn:

@@ -511,6 +511,7 @@ def choose_epochs(
     "contrastive",
     "text: SetFit-style contrastive fine-tuning of the top encoder layers (frozen lower layers cached), then a "
     "linear head",
+    tuple(DEFAULTS),
 )
 def fit_contrastive(task: TransferTask) -> ContrastiveModel:
     if task.modality != "text":

@@ -42,18 +42,17 @@ import torch
 from torch import nn
 
 from headstart.artifacts import read_meta, register_kind, write_meta
-from headstart.backbones import get_spec, load_backbone
+from headstart.backbones import load_backbone
 from headstart.backbones.classifier import EncoderClassifier
 from headstart.backbones.encoder import Encoder
-from headstart.data import LabeledData, Splits
 from headstart.errors import HeadstartError
 from headstart.evaluation.cka import linear_cka
-from headstart.strategies.base import STRATEGIES, TransferTask, register_strategy
+from headstart.strategies.base import TransferTask, register_strategy
 from headstart.training import TrainConfig, TrainResult, train
 from headstart.training import predict_proba as _predict_proba
 from headstart.training.trainer import layerwise_param_groups
 
-__all__ = ["FineTunedModel", "choose_auto", "cka_warnings", "default_hparams", "make_collate"]
+__all__ = ["FineTunedModel", "cka_warnings", "default_hparams", "make_collate"]
 
 FROM_SCRATCH_LR = 1e-3
 HEAD_LR_MULT = 10.0
@@ -115,6 +114,9 @@ def _hparams(task: TransferTask, strategy: str) -> dict[str, Any]:
         hp["head_lr"] = float(hp["lr"]) * HEAD_LR_MULT
     hp["from_scratch"] = from_scratch
     return hp
+
+
+FINETUNE_OPTIONS = (*default_hparams("finetune", "text"), "hflip", "from_scratch")
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -493,7 +495,9 @@ def _finish(
     return fitted
 
 
-@register_strategy("partial", "new head + the top --unfreeze N block groups trained; the rest (and its BN) frozen")
+@register_strategy(
+    "partial", "new head + the top --unfreeze N block groups trained; the rest (and its BN) frozen", FINETUNE_OPTIONS
+)
 def fit_partial(task: TransferTask) -> FineTunedModel:
     hp = _hparams(task, "partial")
     model, collate = _build(task, hp)
@@ -510,7 +514,9 @@ def fit_partial(task: TransferTask) -> FineTunedModel:
     return _finish(task, model, "partial", hp, result.history, _best_val_accuracy(result))
 
 
-@register_strategy("finetune", "whole network, layer-wise LR decay from head to stem (--layer-decay), low base LR")
+@register_strategy(
+    "finetune", "whole network, layer-wise LR decay from head to stem (--layer-decay), low base LR", FINETUNE_OPTIONS
+)
 def fit_finetune(task: TransferTask) -> FineTunedModel:
     hp = _hparams(task, "finetune")
     model, collate = _build(task, hp)
@@ -526,7 +532,9 @@ def fit_finetune(task: TransferTask) -> FineTunedModel:
     return _finish(task, model, "finetune", hp, result.history, _best_val_accuracy(result))
 
 
-@register_strategy("progressive", "head first, then one more block group per stage; schedule restarts per stage")
+@register_strategy(
+    "progressive", "head first, then one more block group per stage; schedule restarts per stage", FINETUNE_OPTIONS
+)
 def fit_progressive(task: TransferTask) -> FineTunedModel:
     hp = _hparams(task, "progressive")
     model, collate = _build(task, hp)
@@ -563,7 +571,9 @@ def _lora_targets(model: EncoderClassifier) -> list[str]:
     return [n for n, m in body.named_modules() if isinstance(m, nn.Conv2d) and m.groups == 1]
 
 
-@register_strategy("lora", "low-rank adapters (peft) + new head; saves the adapter only, pinned to the base weights")
+@register_strategy(
+    "lora", "low-rank adapters (peft) + new head; saves the adapter only, pinned to the base weights", FINETUNE_OPTIONS
+)
 def fit_lora(task: TransferTask) -> FineTunedModel:
     from peft import LoraConfig, get_peft_model
 
@@ -600,56 +610,3 @@ def cka_warnings(cka: float | None, verdict_label: str) -> list[str]:
         f"and the verdict is {verdict_label}: pre-trained knowledge may have been lost; try a lower --lr, "
         "--strategy partial or lora, or linear-probe"
     ]
-
-
-# --------------------------------------------------------------------------------------------- auto
-MIN_PER_CLASS_TO_UPDATE = 8  # below: updating backbone weights overfits; a frozen backbone is safest
-FULL_FINETUNE_PER_CLASS = 100  # at or above: enough labels to move every layer
-CPU_BUDGET = 2e5  # examples x millions of parameters per epoch that CPU training handles in minutes
-CPU_FULL_BUDGET = 5e4
-
-
-def choose_auto(data: LabeledData, splits: Splits, backbone: str) -> tuple[str, str]:
-    """The documented ``--strategy auto`` rule: (strategy, why in plain English).
-
-    1. fewer than 8 labeled examples in the smallest class -> ``linear-probe``;
-    2. no CUDA and (training examples x backbone parameters in millions) above 2e5 -> ``linear-probe``
-       (an epoch of backbone updates would take too long on the CPU);
-    3. fewer than 100 per class -> ``lora`` for text, ``partial`` (top 2 block groups) for images:
-       few trainable parameters for few labels;
-    4. otherwise ``finetune`` (with layer-wise LR decay), on CUDA or when the CPU cost is under 5e4;
-       else rule 3's choice.
-    """
-    labeled = np.concatenate([splits.train, splits.val])
-    counts = np.bincount(data.y[labeled], minlength=len(data.classes))
-    per_class = int(counts[counts > 0].min()) if (counts > 0).any() else 0
-    try:
-        params_m = float(get_spec(backbone).params_m or 100.0)
-    except HeadstartError:
-        params_m = 100.0
-    cost = len(splits.train) * params_m
-    cuda = torch.cuda.is_available()
-    light = "lora" if data.modality == "text" and "lora" in STRATEGIES else "partial"
-    if per_class < MIN_PER_CLASS_TO_UPDATE:
-        return "linear-probe", (
-            f"only {per_class} labeled examples in the smallest class (< {MIN_PER_CLASS_TO_UPDATE}): updating "
-            "backbone weights would overfit, so the backbone stays frozen"
-        )
-    if not cuda and cost > CPU_BUDGET:
-        return "linear-probe", (
-            f"no GPU, and {len(splits.train)} examples through a {params_m:.0f}M-parameter backbone per epoch is "
-            "too slow on the CPU; cached frozen embeddings are cheap"
-        )
-    if per_class < FULL_FINETUNE_PER_CLASS:
-        return light, (
-            f"{per_class} labeled examples per class (< {FULL_FINETUNE_PER_CLASS}): train few parameters "
-            f"({'low-rank adapters' if light == 'lora' else 'the top 2 block groups'}) plus a new head"
-        )
-    if cuda or cost <= CPU_FULL_BUDGET:
-        return "finetune", (
-            f"{per_class}+ labeled examples per class and {'a GPU' if cuda else 'a small enough CPU cost'}: "
-            "fine-tune every layer with layer-wise learning-rate decay"
-        )
-    return light, (
-        f"{per_class}+ labeled examples per class, but no GPU: train few parameters to keep CPU time reasonable"
-    )

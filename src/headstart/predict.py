@@ -1,0 +1,66 @@
+"""Loading the shipped model of a complete run directory and predicting new data with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from headstart.artifacts import FittedModel
+from headstart.data.unlabeled import load_unlabeled
+from headstart.errors import HeadstartError
+from headstart.models import load_model
+from headstart.rundir import load_run
+
+SIDE_FOLDERS = {"transfer": "model", "baseline": "baseline", "stack": "stack"}
+
+
+def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedModel, dict[str, Any], dict[str, Any]]:
+    """(model, config, metrics) of the side a run shipped, or of ``side``."""
+    config, metrics = load_run(run_dir)
+    side = side or metrics.get("shipped", {}).get("side", "transfer")
+    if side not in SIDE_FOLDERS:
+        raise HeadstartError(f"unknown side {side!r}; choose {', '.join(SIDE_FOLDERS)}")
+    folder = Path(run_dir) / SIDE_FOLDERS[side]
+    if side == "stack" and not folder.exists():
+        raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
+    return load_model(folder), config, metrics
+
+
+def predict_run(
+    run_dir: str | Path,
+    source: str,
+    *,
+    side: str | None = None,
+    text_column: str | None = None,
+    keep_columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Labels for new data from the model a run shipped (or ``side``), one row per input item.
+
+    ``keep_columns`` carries input columns through (tables only; ``["*"]`` keeps every column).
+    """
+    model, config, metrics = load_shipped(run_dir, side)
+    modality = metrics["data"]["modality"]
+    classes = np.array(metrics["data"]["classes"])
+    ids, items, table = load_unlabeled(
+        source, modality=modality, text_column=text_column or config.get("text_column"), with_table=True
+    )
+    proba = model.predict_proba(items)
+    df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
+    for j, c in enumerate(classes):
+        df[f"p_{c}"] = proba[:, j]
+    if keep_columns:
+        if table is None:
+            raise HeadstartError(f"--keep-column works for tables only; {source} is not a table")
+        wanted = list(table.columns) if keep_columns == ["*"] else keep_columns
+        missing = [c for c in wanted if c not in table.columns]
+        if missing:
+            raise HeadstartError(
+                f"{source}: no column {missing[0]!r} to keep; available: {', '.join(map(str, table.columns))}"
+            )
+        carried = table[wanted].reset_index(drop=True)
+        carried.columns = [f"input_{c}" if c in df.columns else c for c in carried.columns]
+        df = pd.concat([df, carried], axis=1)
+    return df
