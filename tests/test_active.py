@@ -71,7 +71,7 @@ def test_query_writes_to_label_csv_without_labeled_items(digits_run: Path, tmp_p
     df["label"] = [truth[i] for i in df["id"]]
     df.iloc[-2:, df.columns.get_loc("label")] = ""  # blank rows are skipped
     df.to_csv(out, index=False)
-    data, splits = merge_added_labels(ri.data, ri.splits, str(out))
+    _, splits = merge_added_labels(ri.data, ri.splits, str(out))
     assert np.array_equal(splits.test, ri.splits.test)
     assert len(splits.train) == len(ri.splits.train) + 18
     df.loc[0, "id"] = ri.data.ids[int(ri.splits.test[0])]

@@ -83,6 +83,7 @@ class FitConfig:
     seeds: int | None = None  # ... or S seeds (both: K folds repeated S times)
     positive_class: str | None = None  # audit: positive class of a binary task (default: the second class)
     options: dict[str, Any] = field(default_factory=dict)  # strategy hyper-parameters: epochs, lr, unfreeze...
+    add_labels: str | None = None  # to_label.csv filled in (headstart.active.add_labels): added to train
     overwrite: bool = False
     progress: bool = True
 

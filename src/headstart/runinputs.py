@@ -13,7 +13,7 @@ import numpy as np
 from headstart.artifacts import FittedModel
 from headstart.data import LabeledData, Splits, load_data
 from headstart.errors import HeadstartError
-from headstart.pipeline import load_shipped
+from headstart.predict import load_shipped
 
 ADDED_LABELS_FILE = "added_labels.csv"
 

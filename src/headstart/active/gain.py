@@ -11,7 +11,7 @@ import pandas as pd
 
 from headstart.errors import HeadstartError
 from headstart.evaluation.compare import Arm, Comparison, judge
-from headstart.pipeline import load_run
+from headstart.rundir import load_run
 
 
 def _predictions(run: Path) -> pd.DataFrame:

@@ -149,6 +149,9 @@ def fit(
     seeds: Annotated[
         int | None, typer.Option(help="variance: number of seeds (with --folds: repeats of the folds)")
     ] = (None),
+    add_labels: Annotated[
+        Path | None, typer.Option(help="to_label.csv from `headstart query`, filled in: added to train")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="continue the interrupted run at --out with its saved settings")] = False,
     overwrite: Annotated[
         bool, typer.Option(help="replace an existing run at --out (only once the new one is done)")
@@ -205,6 +208,7 @@ def fit(
             folds=folds,
             seeds=seeds,
             options=options,
+            add_labels=None if add_labels is None else str(add_labels),
             overwrite=overwrite,
             progress=not quiet,
         )

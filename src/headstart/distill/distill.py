@@ -24,7 +24,8 @@ from headstart.errors import HeadstartError
 from headstart.evaluation import classification_summary
 from headstart.evaluation.compare import Arm, Comparison, judge
 from headstart.io import atomic_write_json, atomic_write_text
-from headstart.pipeline import COMPLETE_MARKER, package_versions
+from headstart.outputs import package_versions
+from headstart.rundir import COMPLETE_MARKER
 from headstart.runinputs import ADDED_LABELS_FILE, open_run, take
 
 MAX_POOL = 20000
@@ -112,10 +113,7 @@ def distill_run(
         if unlabeled == ri.config["data"]:  # the run's own source: never train on its test items
             keep = np.setdiff1d(np.arange(len(extra)), ri.splits.test)
             extra = take(extra, keep)
-        if isinstance(items, np.ndarray):
-            items = np.concatenate([items, np.asarray(extra)])
-        else:
-            items = [*items, *extra]
+        items = np.concatenate([items, np.asarray(extra)]) if isinstance(items, np.ndarray) else [*items, *extra]
         pool_note += f" + {len(extra)} unlabeled items from {unlabeled}"
     say(f"teacher ({ri.side}: {getattr(ri.model, 'name', '')}) labels {len(items)} items ({pool_note})")
     soft = ri.model.predict_proba(items)

@@ -43,7 +43,6 @@ class StudentTask:
 
 
 def _replicate(X: Any, P: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-    n, k = P.shape
     rows, cls = np.nonzero(P >= MIN_WEIGHT)
     Xr = X[rows]
     return Xr, cls, P[rows, cls]

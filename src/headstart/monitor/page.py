@@ -104,6 +104,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _realized(perf: dict[str, Any]) -> str:
+    return _pct(perf["realized_accuracy"]) if "realized_accuracy" in perf else "-"
+
+
 def _img(uri: str, caption: str) -> str:
     return f'<figure><img src="{uri}" alt="{escape(caption)}"><figcaption>{escape(caption)}</figcaption></figure>'
 
@@ -132,10 +136,11 @@ def render_monitor(doc: dict[str, Any], *, p_ref: np.ndarray, p_new: np.ndarray)
     )
     rows = "".join(
         f"<tr><td>{c['chunk']}</td><td>{escape(str(c['first']))}</td><td class=num>{c['n_items']}</td>"
-        f"<td class=num>{c['tests']['embedding']['p_value']:.3g}</td><td class=num>{c['tests']['output']['p_value']:.3g}</td>"
+        f"<td class=num>{c['tests']['embedding']['p_value']:.3g}</td>"
+        f"<td class=num>{c['tests']['output']['p_value']:.3g}</td>"
         f"<td class=num>{c['tests']['class_shares']['p_value']:.3g}</td>"
         f"<td class=num>{_pct(c['performance']['estimate'])}</td>"
-        f"<td class=num>{_pct(c['performance']['realized_accuracy']) if 'realized_accuracy' in c['performance'] else '-'}</td>"
+        f"<td class=num>{_realized(c['performance'])}</td>"
         f"<td>{'yes' if c['drift'] else 'no'}</td></tr>"
         for c in doc["chunks"]
     )
@@ -146,12 +151,13 @@ def render_monitor(doc: dict[str, Any], *, p_ref: np.ndarray, p_new: np.ndarray)
         if doc["chunks"]
         else ""
     )
+    stamp = time.strftime("%Y-%m-%d %H:%M")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>headstart monitor: {escape(doc["new_data"])}</title><style>{CSS}</style></head>
 <body><main>
 <header><h1>headstart monitor: {escape(doc["new_data"])}</h1>
-<div class="sub">run {escape(doc["run"])} · {doc["n_new"]} new items · generated {time.strftime("%Y-%m-%d %H:%M")}</div></header>
+<div class="sub">run {escape(doc["run"])} · {doc["n_new"]} new items · generated {stamp}</div></header>
 <section class="summary {cls}"><h2><span class="badge">{title}</span></h2>
 <p class="verdict-sentence">Drift is declared when a test has p &lt; {doc["level_per_test"]:.3g}
 (α = {doc["alpha"]} over three tests); {escape(drop)}. Classes whose predicted share moved: {escape(moved)}.</p>
