@@ -98,3 +98,26 @@ def test_margin_beats_random_in_a_small_simulation(digits_run: Path) -> None:
             ]
         )
     assert auc["margin"] > auc["random"] + 0.01, auc
+
+
+@pytest.mark.slow
+def test_fit_with_added_labels_keeps_the_test_split_and_reports_the_gain(digits_run: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    csv = tmp_path / "to_label.csv"
+    query_run(digits_run, "builtin:digits", budget=40, method="margin", out=csv)
+    ri = open_run(digits_run)
+    truth = dict(zip(ri.data.ids, ri.data.labels(), strict=True))
+    df = pd.read_csv(csv, keep_default_na=False)
+    df["label"] = [truth[i] for i in df["id"]]
+    df.to_csv(csv, index=False)
+    cfg = FitConfig.from_dict({**ri.config, "out": str(tmp_path / "run2"), "add_labels": str(csv)})
+    fit_run(cfg)
+    again = open_run(tmp_path / "run2")  # re-applies added_labels.csv kept in the run
+    assert np.array_equal(again.splits.test, ri.splits.test)
+    assert len(again.splits.train) == len(ri.splits.train) + 40
+    res = CliRunner().invoke(app, ["gain", str(digits_run), str(tmp_path / "run2")], terminal_width=80)
+    assert res.exit_code == 0, res.output
+    assert "gain" in res.output and "points" in res.output

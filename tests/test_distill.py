@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from headstart.artifacts import load_model
+from headstart.models import load_model
 from headstart.distill.distill import distill_run
 from headstart.errors import HeadstartError
 from headstart.pipeline import FitConfig, fit_run, predict_run

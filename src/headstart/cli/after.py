@@ -60,6 +60,8 @@ def monitor(
     if "realized_accuracy" in perf:
         line += f"; realized {100 * perf['realized_accuracy']:.1f}%"
     console.print(line + (" [bold red](drop beyond CI)[/]" if perf["drop"] else ""), highlight=False)
+    if doc["drift"]:
+        console.print("[yellow]the estimate assumes calibration carries over; under shift, label a sample[/]")
     if doc["moved_classes"]:
         per = t["class_shares"]["per_class"]
         moved = ", ".join(f"{c} {100 * per[c]['change']:+.0f} pts" for c in doc["moved_classes"][:6])

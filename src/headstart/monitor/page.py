@@ -129,6 +129,12 @@ def render_monitor(doc: dict[str, Any], *, p_ref: np.ndarray, p_new: np.ndarray)
         f'<div class="kpi"><div class="v">{escape(v)}</div><div class="l">{escape(l_)}</div></div>' for v, l_ in kpis
     )
     moved = ", ".join(doc["moved_classes"]) or "none"
+    caveat = (
+        " The accuracy estimate assumes the model's calibration carries over to the new data; with a shift"
+        " detected it can be far too optimistic: label a sample of the new items to check it."
+        if doc["drift"]
+        else ""
+    )
     drop = (
         "the estimated accuracy is below the test accuracy beyond its CI"
         if perf["drop"]
@@ -160,7 +166,8 @@ def render_monitor(doc: dict[str, Any], *, p_ref: np.ndarray, p_new: np.ndarray)
 <div class="sub">run {escape(doc["run"])} · {doc["n_new"]} new items · generated {stamp}</div></header>
 <section class="summary {cls}"><h2><span class="badge">{title}</span></h2>
 <p class="verdict-sentence">Drift is declared when a test has p &lt; {doc["level_per_test"]:.3g}
-(α = {doc["alpha"]} over three tests); {escape(drop)}. Classes whose predicted share moved: {escape(moved)}.</p>
+(α = {doc["alpha"]} over three tests); {escape(drop)}. Classes whose predicted share moved:
+{escape(moved)}.{escape(caveat)}</p>
 <div class="kpis">{kpi_html}</div></section>
 <section><h2>Accuracy without labels, and shift tests</h2><div class="grid">
 {_img(accuracy_plot(doc), "estimated accuracy per chunk (CBPE, isotonic calibration on the test split)")}
