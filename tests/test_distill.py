@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from headstart.models import load_model
 from headstart.distill.distill import distill_run
 from headstart.errors import HeadstartError
+from headstart.models import load_model
 from headstart.pipeline import FitConfig, fit_run, predict_run
 from headstart.runinputs import open_run
 
