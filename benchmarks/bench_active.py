@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pool", type=int, default=2000)
     ap.add_argument("--test", type=int, default=1000)
     ap.add_argument("--embed-only", action="store_true", help="only warm the embedding cache")
+    ap.add_argument("--rounds-scale", type=float, default=1.0, help="multiply every data set's number of rounds")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=str(BENCH_DIR / "results" / "active.md"))
     a = ap.parse_args(argv)
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.embed_only:
             continue
         _, batch, rounds = DATASETS[name]
-        rounds = 4 if a.quick else rounds
+        rounds = 4 if a.quick else round(rounds * a.rounds_scale)
         curves: dict[str, list[list[tuple[int, float]]]] = {}
         for m in METHODS:
             curves[m] = [
@@ -158,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "# Active learning: accuracy vs labels (simulation)\n\n"
         f"{__doc__.split(chr(10) + chr(10), 2)[2].strip()}\n\n"
-        f"Seeds: {a.seeds}; C = {SIM_C}; wall time {time.time() - t0:.0f} s; load {load_average()}; "
+        f"Seeds: {a.seeds}; rounds x{a.rounds_scale:g}; C = {SIM_C}; wall time {time.time() - t0:.0f} s; "
+        f"load {load_average()}; "
         f"{machine_info().get('cpu', '')}; git {git_state()}\n\n"
         f"**Target** (best method <= {100 * TARGET_SHARE:.0f}% of random's labels on >= 2 of 3 sets): "
         f"{'met' if hits >= 2 else 'NOT met'} ({hits} of {len(verdicts)})\n\n{summary}\n\n"
