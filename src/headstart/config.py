@@ -105,6 +105,7 @@ class FitConfig:
     ray_address: str | None = None  # --executor ray: an existing cluster (default: a local Ray)
     positive_class: str | None = None  # audit: positive class of a binary task (default: the second class)
     options: dict[str, Any] = field(default_factory=dict)  # strategy hyper-parameters: epochs, lr, unfreeze...
+    add_labels: str | None = None  # to_label.csv filled in (headstart.active.add_labels): added to train
     overwrite: bool = False
     progress: bool = True
     modality: str | None = None  # None: detected (a table without a text column is tabular)

@@ -29,7 +29,7 @@ from headstart.errors import HeadstartError
 from headstart.evaluation.compare import Arm, Comparison, arm_summary, judge_all, reference_arms
 from headstart.evaluation.metrics import classification_summary
 from headstart.features import default_image_size
-from headstart.io import atomic_write_json
+from headstart.io import atomic_write_bytes, atomic_write_json
 from headstart.outputs import data_summary, data_warnings, package_versions, write_outputs
 from headstart.predict import load_shipped, predict_run
 from headstart.rundir import COMPLETE_MARKER, RunDir, load_run
@@ -119,6 +119,8 @@ def fit_run(cfg: FitConfig, *, resume: bool = False, echo: Echo | None = None) -
     check_studies(cfg, data, splits)
     with RunDir.open(out, overwrite=cfg.overwrite, resume=resume) as rundir:
         config_doc = write_config(rundir.work, cfg, backbone, image_size, splits)
+        if cfg.add_labels:  # kept with the run, so its data and splits can be rebuilt (headstart.runinputs)
+            atomic_write_bytes(rundir.work / "added_labels.csv", Path(cfg.add_labels).read_bytes())
         strategy = resolve_strategy(cfg, data, splits, backbone, image_size, config_doc, rundir.work, say)
         task = make_task(cfg, data, splits, backbone, image_size, rundir.work, resume)
         transfer = fit_transfer(task, strategy, backbone, timer, say)
@@ -191,6 +193,10 @@ def load_and_split(cfg: FitConfig, timer: Timer) -> tuple[LabeledData, Splits, s
         max_test=cfg.max_test,
         classes=data.classes,
     )
+    if cfg.add_labels:  # labeled rows from `headstart query` join train; the test split stays identical
+        from headstart.active.add_labels import merge_added_labels
+
+        data, splits = merge_added_labels(data, splits, cfg.add_labels)
     return data, splits, backbone, image_size, license_warnings
 
 

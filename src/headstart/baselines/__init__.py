@@ -13,6 +13,7 @@ from headstart.baselines.image import PixelLogReg, SmallCNNModel, baseline_geome
 from headstart.baselines.regression import PixelRidge, TfidfRidge
 from headstart.baselines.tabular import TabularLinear, TreeModel
 from headstart.baselines.text import TfidfLogReg
+from headstart.baselines.tfidf_arrays import TfidfSoftmax  # noqa: F401  (registers the kind)
 from headstart.errors import HeadstartError
 from headstart.strategies.base import TransferTask
 

@@ -188,6 +188,9 @@ def fit(
     ray_address: Annotated[
         str | None, typer.Option(help="--executor ray: address of a running Ray cluster (default: start a local one)")
     ] = None,
+    add_labels: Annotated[
+        Path | None, typer.Option(help="to_label.csv from `headstart query`, filled in: added to train")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="continue the interrupted run at --out with its saved settings")] = False,
     overwrite: Annotated[
         bool, typer.Option(help="replace an existing run at --out (only once the new one is done)")
@@ -275,6 +278,7 @@ def fit(
             executor=executor.value,
             ray_address=ray_address,
             options=options,
+            add_labels=None if add_labels is None else str(add_labels),
             overwrite=overwrite,
             progress=not quiet,
             modality=None if modality is None else modality.value,

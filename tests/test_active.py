@@ -1,0 +1,123 @@
+"""Active learning on real data: `query` on a tiny digits run, margin vs random in a small simulation, and
+the --add-labels merge that keeps the test split identical."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from headstart.active.add_labels import merge_added_labels
+from headstart.active.query import query_run
+from headstart.active.select import METHODS, select_batch
+from headstart.active.simulate import area_under_curve, simulate_curve
+from headstart.errors import HeadstartError
+from headstart.pipeline import FitConfig, fit_run
+from headstart.runinputs import embed_items, open_run
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("active") / "run"
+    cfg = FitConfig(
+        data="builtin:digits",
+        out=str(out),
+        labels_per_class=5,
+        max_test=200,
+        baseline="pixel-logreg",
+        ship="transfer",
+        progress=False,
+    )
+    fit_run(cfg)
+    return out
+
+
+def test_every_method_returns_distinct_items() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3), size=200)
+    emb = rng.normal(size=(200, 8))
+    for m in METHODS:
+        idx, score = select_batch(m, 25, p, emb, labeled_emb=emb[:5], seed=1)
+        assert len(set(idx.tolist())) == 25 and len(score) == 25, m
+    with pytest.raises(HeadstartError, match="unknown --method"):
+        select_batch("bald", 5, p, emb)
+
+
+def test_uncertainty_batch_is_spread_out() -> None:
+    """Twenty copies of the most uncertain item: the diversity step keeps only one of them."""
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(2) * 5, size=100)
+    p[:20] = [0.5, 0.5]
+    emb = rng.normal(size=(100, 4))
+    emb[:20] = emb[0]
+    idx, _ = select_batch("margin", 10, p, emb)
+    assert np.isin(idx, np.arange(20)).sum() == 1
+
+
+@pytest.mark.slow
+def test_query_writes_to_label_csv_without_labeled_items(digits_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "to_label.csv"
+    rep = query_run(digits_run, "builtin:digits", budget=20, method="margin", out=out)
+    df = pd.read_csv(out, keep_default_na=False)
+    assert list(df.columns) == ["rank", "id", "item", "prediction", "confidence", "score", "label"]
+    assert len(df) == 20 and df["id"].is_unique
+    ri = open_run(digits_run)
+    used = {ri.data.ids[i] for i in np.concatenate([ri.reference, ri.splits.test])}
+    assert not used & set(df["id"]) and rep["n_pool"] == len(ri.data.y) - len(used)
+    # a person fills in the labels (here: the true ones); the merge adds them to train, test stays identical
+    truth = dict(zip(ri.data.ids, ri.data.labels(), strict=True))
+    df["label"] = [truth[i] for i in df["id"]]
+    df.iloc[-2:, df.columns.get_loc("label")] = ""  # blank rows are skipped
+    df.to_csv(out, index=False)
+    _, splits = merge_added_labels(ri.data, ri.splits, str(out))
+    assert np.array_equal(splits.test, ri.splits.test)
+    assert len(splits.train) == len(ri.splits.train) + 18
+    df.loc[0, "id"] = ri.data.ids[int(ri.splits.test[0])]
+    df.to_csv(out, index=False)
+    with pytest.raises(HeadstartError, match="test split"):
+        merge_added_labels(ri.data, ri.splits, str(out))
+
+
+@pytest.mark.slow
+def test_margin_beats_random_in_a_small_simulation(digits_run: Path) -> None:
+    ri = open_run(digits_run)
+    emb = embed_items(ri, ri.data.items)
+    unused = np.setdiff1d(np.arange(len(ri.data.y)), np.concatenate([ri.reference, ri.splits.test]))
+    auc = {}
+    for m in ("random", "margin"):
+        auc[m] = np.mean(
+            [
+                area_under_curve(
+                    simulate_curve(
+                        emb, ri.data.y, unused, ri.splits.test, m, start_per_class=5, batch=20, rounds=8, seed=s
+                    )
+                )
+                for s in range(3)
+            ]
+        )
+    assert auc["margin"] > auc["random"] + 0.01, auc
+
+
+@pytest.mark.slow
+def test_fit_with_added_labels_keeps_the_test_split_and_reports_the_gain(digits_run: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    csv = tmp_path / "to_label.csv"
+    query_run(digits_run, "builtin:digits", budget=40, method="margin", out=csv)
+    ri = open_run(digits_run)
+    truth = dict(zip(ri.data.ids, ri.data.labels(), strict=True))
+    df = pd.read_csv(csv, keep_default_na=False)
+    df["label"] = [truth[i] for i in df["id"]]
+    df.to_csv(csv, index=False)
+    cfg = FitConfig.from_dict({**ri.config, "out": str(tmp_path / "run2"), "add_labels": str(csv)})
+    fit_run(cfg)
+    again = open_run(tmp_path / "run2")  # re-applies added_labels.csv kept in the run
+    assert np.array_equal(again.splits.test, ri.splits.test)
+    assert len(again.splits.train) == len(ri.splits.train) + 40
+    res = CliRunner().invoke(app, ["gain", str(digits_run), str(tmp_path / "run2")], terminal_width=80)
+    assert res.exit_code == 0, res.output
+    assert "gain" in res.output and "points" in res.output

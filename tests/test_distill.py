@@ -1,0 +1,78 @@
+"""`headstart distill` on real data: a small CNN distilled from a digits linear probe over unlabeled digits
+agrees with its teacher on most test items and writes a run that predict, export and monitor accept; the
+TF-IDF student round-trips through its pickle-free format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headstart.distill.distill import distill_run
+from headstart.errors import HeadstartError
+from headstart.models import load_model
+from headstart.pipeline import FitConfig, fit_run, predict_run
+from headstart.runinputs import open_run
+
+AGREEMENT = 0.65  # stated rate: student and teacher give the same label on >= 65% of the test items
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("distill") / "run"
+    cfg = FitConfig(
+        data="builtin:digits",
+        out=str(out),
+        labels_per_class=5,
+        max_test=200,
+        baseline="pixel-logreg",
+        ship="transfer",
+        progress=False,
+    )
+    fit_run(cfg)
+    return out
+
+
+@pytest.mark.slow
+def test_small_cnn_student_agrees_with_teacher_and_is_a_run(digits_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "student"
+    m = distill_run(
+        digits_run, student="small-cnn", out=out, unlabeled="builtin:digits", max_unlabeled=700, max_drop=0.05
+    )
+    d = m["distill"]
+    assert d["agreement"] >= AGREEMENT
+    assert d["ships"] == (d["drop"] <= 0.05)
+    assert d["size"]["student"]["total_mb"] < d["size"]["teacher"]["total_mb"]
+    assert m["verdict"]["ci_low"] <= m["verdict"]["delta"] <= m["verdict"]["ci_high"]
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["shipped"]["side"] == "transfer" and (out / "report.html").exists()
+    ri = open_run(out)  # what monitor and query read
+    assert np.array_equal(ri.splits.test, open_run(digits_run).splits.test)
+    preds = predict_run(out, "builtin:digits")
+    assert len(preds) == 1797
+    from headstart.export import export_run
+
+    rep = export_run(out, max_items=40, bench_items=8, repeat=1)
+    assert rep["parity"]["ok"]
+    with pytest.raises(HeadstartError, match="already exists"):
+        distill_run(digits_run, student="small-cnn", out=out)
+    with pytest.raises(HeadstartError, match="for text runs"):
+        distill_run(digits_run, student="tfidf", out=tmp_path / "x")
+
+
+def test_tfidf_student_round_trips_without_pickle(tmp_path: Path) -> None:
+    from headstart.data import load_data
+    from headstart.distill.students import StudentTask, fit_student
+
+    data = load_data("builtin:spam")
+    idx = np.random.default_rng(0).choice(len(data.y), 300, replace=False)
+    texts = [data.items[i] for i in idx]
+    soft = np.eye(2)[data.y[idx]] * 0.9 + 0.05  # soft targets from the true labels
+    model = fit_student("tfidf", StudentTask(texts, soft, 2, "text", None))
+    model.save(tmp_path / "m")
+    assert not list((tmp_path / "m").glob("*.joblib")) and not list((tmp_path / "m").glob("*.pkl"))
+    again = load_model(tmp_path / "m")
+    np.testing.assert_allclose(again.predict_proba(texts[:50]), model.predict_proba(texts[:50]), atol=1e-6)
+    assert (model.predict_proba(texts).argmax(1) == data.y[idx]).mean() > 0.9

@@ -1,0 +1,89 @@
+"""`headstart monitor` on real data: a tiny MNIST-5k run flags handwritten digits from another source
+(scikit-learn's 8x8 digits) and stays quiet on its own unused items."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headstart.monitor.monitor import monitor_arrays, monitor_run, reference_indices
+from headstart.monitor.stats import mmd_test
+from headstart.pipeline import FitConfig, fit_run
+from headstart.runinputs import embed_items, open_run
+
+
+@pytest.fixture(scope="module")
+def mnist_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("monitor") / "run"
+    cfg = FitConfig(
+        data="builtin:mnist5k",
+        out=str(out),
+        labels_per_class=10,
+        max_test=200,
+        baseline="pixel-logreg",
+        ship="transfer",
+        progress=False,
+    )
+    fit_run(cfg)
+    return out
+
+
+def test_mmd_permutation_test_separates_shifted_gaussians() -> None:
+    rng = np.random.default_rng(0)
+    same = mmd_test(rng.normal(size=(80, 5)), rng.normal(size=(80, 5)), n_perm=200)
+    moved = mmd_test(rng.normal(size=(80, 5)), rng.normal(0.6, 1, size=(80, 5)), n_perm=200)
+    assert same["p_value"] > 0.05
+    assert moved["p_value"] < 0.01
+
+
+@pytest.mark.slow
+def test_monitor_flags_digits_against_a_mnist_run(mnist_run: Path, tmp_path: Path) -> None:
+    doc = monitor_run(mnist_run, "builtin:digits", chunk_size=300, out=tmp_path, max_items=600)
+    assert doc["drift"]
+    assert doc["tests"]["embedding"]["p_value"] < 0.01
+    assert doc["tests"]["output"]["p_value"] < 0.01
+    assert len(doc["chunks"]) == 2 and all(c["drift"] for c in doc["chunks"])
+    perf = doc["performance"]
+    assert perf["realized_accuracy"] < perf["test_accuracy"] - 0.2  # digits carry labels: the loss is real
+    saved = json.loads((tmp_path / "monitor.json").read_text())
+    assert saved["n_new"] == 600
+    html = (tmp_path / "monitor.html").read_text()
+    assert "Shift detected" in html and "data:image/png;base64," in html
+
+
+@pytest.mark.slow
+def test_monitor_false_alarm_rate_on_held_out_items(mnist_run: Path) -> None:
+    """20 resamples of 150 unused MNIST-5k items (same distribution): at most 1 alarm (<= 5%)."""
+    ri = open_run(mnist_run)
+    used = np.concatenate([ri.splits.train, ri.splits.val, ri.splits.test])
+    unused = np.setdiff1d(np.arange(len(ri.data.y)), used)
+    held = np.random.default_rng(1).choice(unused, 900, replace=False)
+    ref = reference_indices(ri)
+    ref_emb = embed_items(ri, ri.items(ref))
+    held_emb = embed_items(ri, ri.items(held))
+    p_held = ri.model.predict_proba(ri.items(held))
+    test = ri.splits.test
+    p_test, y_test = ri.model.predict_proba(ri.items(test)), ri.data.y[test]
+    rng = np.random.default_rng(2)
+    alarms, estimates = 0, []
+    for r in range(20):
+        pick = rng.choice(len(held), 150, replace=False)
+        doc = monitor_arrays(
+            ref_emb,
+            held_emb[pick],
+            p_test,
+            p_held[pick],
+            y_test,
+            ri.classes,
+            y_new=ri.data.y[held[pick]],
+            seed=r,
+            n_perm=200,
+            n_boot=50,
+        )
+        alarms += doc["drift"]
+        estimates.append(doc["performance"]["estimate"] - doc["performance"]["realized_accuracy"])
+    assert alarms <= 1
+    assert abs(float(np.mean(estimates))) < 0.08  # CBPE is roughly unbiased without shift
