@@ -170,7 +170,7 @@ def param_fingerprint(module: nn.Module) -> str:
 def onnx_model_path(
     encoder: Any, *, opset: int = DEFAULT_OPSET, precision: str = "fp32", root: Path | None = None
 ) -> Path:
-    from headstart.features import cache_root
+    from headstart.io import cache_root
 
     key = "|".join(
         [str(encoder.weights_sha256), encoder.preprocessing_id, param_fingerprint(encoder), f"opset{opset}", "fp32"]

@@ -11,7 +11,6 @@ shard that disagrees is dropped and recomputed, so a damaged or crafted cache ne
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from headstart.embedding_cache import SPOT_CHECK_TOLERANCE, EmbeddingCache, relative_error
+from headstart.io import cache_root
 from headstart.progress import progress_bar
 
 SMALL_IMAGE_SIDE = 64
@@ -47,10 +47,6 @@ def default_image_size(data: Any, backbone: str, image_size: int | None = None) 
     from headstart.backbones import get_spec
 
     return get_spec(backbone.split(":")[0]).input_size
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("HEADSTART_CACHE", Path.home() / ".cache" / "headstart"))
 
 
 def item_key(item: Any, modality: str) -> bytes:

@@ -157,3 +157,8 @@ def atomic_write_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def cache_root() -> Path:
+    """Where headstart keeps its caches (embeddings, ONNX graphs, baselines, heads): ``$HEADSTART_CACHE``."""
+    return Path(os.environ.get("HEADSTART_CACHE", Path.home() / ".cache" / "headstart"))

