@@ -25,7 +25,7 @@ from headstart.evaluation import classification_summary
 from headstart.evaluation.compare import Arm, Comparison, judge
 from headstart.io import atomic_write_json, atomic_write_text
 from headstart.outputs import package_versions
-from headstart.rundir import COMPLETE_MARKER
+from headstart.rundir import COMPLETE_MARKER, RunDir
 from headstart.runinputs import ADDED_LABELS_FILE, open_run, take
 
 MAX_POOL = 20000
@@ -97,8 +97,7 @@ def distill_run(
     """Distill the run's shipped model into ``student``; returns the new run's metrics.json content."""
     say = echo or (lambda _s: None)
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise HeadstartError(f"{out} already exists; choose another --out or pass --overwrite")
+    RunDir.check(out, overwrite=overwrite, resume=False)
     if not 0 <= max_drop < 1:
         raise HeadstartError(f"--max-drop is a fraction of accuracy (0.01 = 1 point), got {max_drop}")
     ri = open_run(run_dir)
@@ -141,10 +140,8 @@ def distill_run(
         else f"the student missed --max-drop {100 * max_drop:.1f} by {100 * (drop - max_drop):.1f} points "
         f"(drop {100 * drop:.1f} points); keep serving the teacher from {ri.run}"
     )
-    work = out.with_name(out.name + ".partial")
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    rundir = RunDir.open(out, overwrite=overwrite)  # lock, fresh partial folder; commit writes the manifest
+    work = rundir.work
     model.save(work / "model")
     say("timing teacher and student with a cold embedding cache")
     speed = {"student": measure_latency(model, test_items), "teacher": measure_latency(ri.model, test_items)}
@@ -223,7 +220,8 @@ def distill_run(
     except Exception as exc:  # the report is a view; the run stays usable without it
         metrics["warnings"].append(f"report.html could not be written ({type(exc).__name__}: {exc})")
     atomic_write_json(work / COMPLETE_MARKER, metrics)
-    if out.exists():
-        shutil.rmtree(out)
-    work.rename(out)
+    try:
+        rundir.commit()
+    finally:
+        rundir.close()
     return metrics

@@ -9,8 +9,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from headstart.report.html import CSS
+from headstart.report.html import TEMPLATES
+
 from headstart.report.plots import BASELINE_COLOR, TRANSFER_COLOR, to_data_uri
+
+CSS = (TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 BAD, GOOD = "#b91c1c", "#15803d"
 
