@@ -10,7 +10,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from headstart.report.html import TEMPLATES
-
 from headstart.report.plots import BASELINE_COLOR, TRANSFER_COLOR, to_data_uri
 
 CSS = (TEMPLATES / "report.css").read_text(encoding="utf-8")
