@@ -380,8 +380,12 @@ def report(
     from headstart.report import write_report
 
     config, metrics = load_run(run_dir)
-    path = write_report(run_dir, metrics, config)
-    console.print(f"wrote {path}", highlight=False)
+    if metrics.get("kind") == "adaptation":  # its page is written once, with the run (headstart.adapt.output)
+        path = run_dir / "report.html"
+        console.print(f"{path} is the adaptation run's own page; refit with `headstart fit --source` to rebuild it")
+    else:
+        path = write_report(run_dir, metrics, config)
+        console.print(f"wrote {path}", highlight=False)
     if open_:
         import webbrowser
 
