@@ -10,16 +10,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from headstart.artifacts import read_meta, register_kind, write_meta
-from headstart.backbones.lazy import LazyEncoder, lazy_backbone
+from headstart.backbones.lazy import lazy_backbone
 from headstart.features import extract
 from headstart.io import atomic_write_npz
 from headstart.strategies.base import TransferTask, register_strategy
+from headstart.strategies.frozen import FrozenBackbone
 from headstart.strategies.head_cache import cached_linear_head
 from headstart.strategies.linear_head import LinearHead
 
 
 @register_kind
-class LinearProbeModel:
+class LinearProbeModel(FrozenBackbone):
     """A pinned frozen backbone plus a linear head; ``predict_proba`` embeds (through the cache) then scores."""
 
     kind: ClassVar[str] = "linear-probe"
@@ -47,21 +48,6 @@ class LinearProbeModel:
     @property
     def val_accuracy(self) -> float:
         return self.head.cv_accuracy
-
-    def feature_encoder(self) -> Any:
-        """The backbone for :func:`extract`: a lazy stand-in that reads weights only on a cache miss."""
-        if self._encoder is None:
-            self._encoder = lazy_backbone(self.backbone, image_size=self.image_size)
-        return self._encoder
-
-    def encoder(self) -> Any:
-        """The loaded backbone (ONNX export and other code that runs the network itself)."""
-        enc = self.feature_encoder()
-        return enc.materialize() if isinstance(enc, LazyEncoder) else enc
-
-    def embed(self, items: Sequence[Any]) -> np.ndarray:
-        emb, _ = extract(self.feature_encoder(), items, progress=self.progress)
-        return emb
 
     def predict_proba(self, items: Sequence[Any]) -> np.ndarray:
         return self.head.predict_proba(self.embed(items))

@@ -10,16 +10,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from headstart.artifacts import read_meta, register_kind, write_meta
+from headstart.artifacts import read_meta, read_npz, register_kind, write_meta
 from headstart.backbones import load_backbone
 from headstart.features import extract
 from headstart.io import atomic_write_npz
 from headstart.strategies.base import TransferTask
+from headstart.strategies.frozen import FrozenBackbone
 from headstart.strategies.ridge_head import RidgeHead, fit_ridge_head
 
 
 @register_kind
-class RidgeProbeModel:
+class RidgeProbeModel(FrozenBackbone):
     kind: ClassVar[str] = "ridge-probe"
 
     def __init__(
@@ -41,15 +42,6 @@ class RidgeProbeModel:
     def halfwidth(self) -> float:
         return self.head.halfwidth
 
-    def encoder(self) -> Any:
-        if self._encoder is None:
-            self._encoder = load_backbone(self.backbone, image_size=self.image_size)
-        return self._encoder
-
-    def embed(self, items: Sequence[Any]) -> np.ndarray:
-        emb, _ = extract(self.encoder(), items, progress=self.progress)
-        return emb
-
     def predict(self, items: Sequence[Any]) -> np.ndarray:
         return self.head.predict(self.embed(items))
 
@@ -68,8 +60,7 @@ class RidgeProbeModel:
     @classmethod
     def load(cls, folder: Path) -> RidgeProbeModel:
         meta = read_meta(folder)
-        with np.load(folder / "head.npz") as z:
-            head = RidgeHead.from_arrays({k: z[k] for k in z.files})
+        head = RidgeHead.from_arrays(read_npz(folder / "head.npz"))
         return cls(meta["backbone"], head, image_size=meta.get("image_size"), weights_sha256=meta.get("weights_sha256"))
 
 
