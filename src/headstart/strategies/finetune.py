@@ -575,10 +575,19 @@ def _lora_targets(model: EncoderClassifier) -> list[str]:
     "lora", "low-rank adapters (peft) + new head; saves the adapter only, pinned to the base weights", FINETUNE_OPTIONS
 )
 def fit_lora(task: TransferTask) -> FineTunedModel:
-    from peft import LoraConfig, get_peft_model
-
     hp = _hparams(task, "lora")
     model, collate = _build(task, hp)
+    opt, lora = _wrap_lora(task, model, hp)
+    result = _run(task, model, collate, _train_config(task, hp, hp["epochs"]), opt, desc="lora")
+    return _finish(task, model, "lora", hp, result.history, _best_val_accuracy(result), lora=lora)
+
+
+def _wrap_lora(
+    task: TransferTask, model: EncoderClassifier, hp: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Wrap the encoder body in peft LoRA adapters; (optimizer groups: adapters + head, the LoRA settings)."""
+    from peft import LoraConfig, get_peft_model
+
     targets = _lora_targets(model)
     if not targets:
         raise HeadstartError(f"backbone {task.backbone} has no layers peft's LoRA supports; use --strategy partial")
@@ -596,8 +605,7 @@ def fit_lora(task: TransferTask) -> FineTunedModel:
         [float(hp["lr"]), float(hp["head_lr"])],
         float(hp["weight_decay"]),
     )
-    result = _run(task, model, collate, _train_config(task, hp, hp["epochs"]), opt, desc="lora")
-    return _finish(task, model, "lora", hp, result.history, _best_val_accuracy(result), lora=lora)
+    return opt, lora
 
 
 def cka_warnings(cka: float | None, verdict_label: str) -> list[str]:
