@@ -220,8 +220,9 @@ def fit(
             raise HeadstartError("--source needs the TARGET data as the first argument")
         run_and_print(data, source, out, method=adapt or "auto", unlabeled=unlabeled,
                       labels_per_class=labels_per_class or 0, class_map=class_map, backbone=backbone,
-                      text_column=text_column, max_test=max_test or None, seed=seed,
-                      overwrite=overwrite)  # fmt: skip
+                      text_column=text_column, max_test=max_test or None, seed=seed, overwrite=overwrite,
+                      strategy=strategy, image_size=image_size, resume=resume,
+                      options={"epochs": epochs, "batch_size": batch_size, "lr": lr, "unfreeze": unfreeze})  # fmt: skip
         return
     if adapt or unlabeled or class_map:
         raise HeadstartError("--adapt, --unlabeled and --class-map need --source SOURCE (labeled source data)")
