@@ -22,10 +22,12 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
     """(model, config, metrics) of the side a run shipped, or of ``side``."""
     config, metrics = load_run(run_dir)
     if metrics.get("kind") == "adaptation":
-        raise HeadstartError(
-            f"{run_dir} is a domain-adaptation study: it compares methods but saves no model yet; fit the "
-            "chosen method on your data with `headstart fit` to get a model to predict with"
-        )
+        if not (Path(run_dir) / "model").is_dir():  # embedding methods: a study without a saved model
+            raise HeadstartError(
+                f"{run_dir} is a domain-adaptation study: it compares methods but saves no model yet; fit the "
+                "chosen method on your data with `headstart fit` (or adapt with --strategy partial) to predict"
+            )
+        side = "transfer"  # a deep adaptation run saves the model it shipped in model/
     side = side or metrics.get("shipped", {}).get("side", "transfer")
     if side not in SIDE_FOLDERS:
         raise HeadstartError(f"unknown side {side!r}; choose {', '.join(SIDE_FOLDERS)}")

@@ -69,7 +69,8 @@ def run_adaptation(
         save_shipped(r, rundir.work)
         adaptation = {**r.metrics(), "projection": r.projection}
         doc = {"kind": "adaptation", "adaptation": adaptation, "arms": adaptation["arms"],
-               "comparisons": r.verdicts, "data": {"source": target, "classes": r.classes}}  # fmt: skip
+               "comparisons": r.verdicts, "data": {"source": target, "classes": r.classes,
+               "modality": tgt.modality}}  # fmt: skip
         png = projection_png(r.projection, rundir.work / "projection.png")
         uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
         atomic_write_text(rundir.work / "report.html", _page(target, source, adaptation, doc, uri))
