@@ -134,6 +134,7 @@ def test_dann_with_linear_probe_is_a_one_line_error(tmp_path: Path) -> None:
         "fit", "builtin:digits", "--source", "builtin:mnist5k-8x8", "--adapt", "dann", "--out", str(tmp_path / "x")
     )
     assert r.returncode == 2 and "--strategy partial" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())  # refused before any data is loaded or any folder is made
     r = _cli("adapt", "builtin:digits", "--source", "builtin:mnist5k-8x8", "--adapt", "coral", "--out",
              str(tmp_path / "y"), "--strategy", "lora")  # fmt: skip
     assert r.returncode == 2 and "dann, cdan, self-training" in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -173,3 +174,17 @@ def test_dann_resume_after_interrupt_matches_uninterrupted(tmp_path: Path, monke
     assert all(torch.equal(a[k], b[k]) for k in a)
     test = tgt.items[ti[120:]]
     assert np.array_equal(full.predict_proba(test), resumed.predict_proba(test))
+
+
+def test_resume_needs_an_interrupted_run_with_the_same_settings(tmp_path: Path) -> None:
+    from headstart.adapt.deep_run import check_resume
+    from headstart.errors import HeadstartError
+
+    r = _cli("adapt", "builtin:digits", "--source", "builtin:mnist5k-8x8", "--out", str(tmp_path / "none"),
+             "--adapt", "dann", "--resume", *SMALL)  # fmt: skip
+    assert r.returncode == 2 and "no interrupted run" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    saved = tmp_path / "config.json"
+    saved.write_text(json.dumps({"target": "builtin:digits", "strategy": "partial", "started": "yesterday"}))
+    check_resume(saved, {"target": "builtin:digits", "strategy": "partial", "started": "today"})
+    with pytest.raises(HeadstartError, match="other settings \\(strategy\\)"):
+        check_resume(saved, {"target": "builtin:digits", "strategy": "lora", "started": "today"})

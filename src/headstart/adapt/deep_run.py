@@ -29,6 +29,7 @@ import numpy as np
 
 from headstart.adapt.deep import DEEP_METHODS, DEEP_STRATEGIES, fit_deep
 from headstart.adapt.domains import align_classes
+from headstart.adapt.embedding import METHODS
 from headstart.adapt.run import (
     AdaptConfig,
     AdaptResult,
@@ -67,14 +68,27 @@ def deep_methods(cfg: AdaptConfig) -> list[str]:
     return methods
 
 
-def adapt_any(source: LabeledData, target: LabeledData | None, cfg: AdaptConfig, **kw: Any) -> AdaptResult:
-    """The embedding recipe (``linear-probe``) or the deep one (``partial`` / ``finetune`` / ``lora``)."""
+def validate(cfg: AdaptConfig) -> None:
+    """One-line errors for a strategy adaptation cannot use or a method the strategy does not run."""
     if cfg.strategy in DEEP_STRATEGIES:
-        return deep_adapt_run(source, target, cfg, **kw)
+        deep_methods(cfg)
+        return
     if cfg.strategy != "linear-probe":
         raise HeadstartError(
             f"--strategy {cfg.strategy}: adaptation runs with linear-probe or {', '.join(DEEP_STRATEGIES)}"
         )
+    for m in cfg.methods:
+        if m in DEEP_METHODS and m not in METHODS:
+            raise HeadstartError(f"--adapt {m} trains the backbone: add --strategy partial, finetune or lora")
+        if m != "auto" and m not in METHODS:
+            raise HeadstartError(f"--adapt: unknown embedding method {m!r}; choose auto or {', '.join(METHODS)}")
+
+
+def adapt_any(source: LabeledData, target: LabeledData | None, cfg: AdaptConfig, **kw: Any) -> AdaptResult:
+    """The embedding recipe (``linear-probe``) or the deep one (``partial`` / ``finetune`` / ``lora``)."""
+    validate(cfg)
+    if cfg.strategy in DEEP_STRATEGIES:
+        return deep_adapt_run(source, target, cfg, **kw)
     kw.pop("work_dir", None)
     kw.pop("resume", None)
     return adapt_run(source, target, cfg, **kw)

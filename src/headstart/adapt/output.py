@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from headstart.adapt.deep_run import adapt_any, check_resume, save_shipped
+from headstart.adapt.deep_run import adapt_any, check_resume, save_shipped, validate
 from headstart.adapt.domains import load_domain, parse_class_map
 from headstart.adapt.run import AdaptConfig
 from headstart.data.unlabeled import load_unlabeled
@@ -50,13 +50,14 @@ def run_adaptation(
     With a deep ``strategy`` (partial / finetune / lora) each arm checkpoints in the partial folder and
     ``resume`` continues an interrupted run (same arguments)."""
     RunDir.check(out, overwrite=overwrite, resume=resume)
+    cfg = AdaptConfig(methods=methods, labels_per_class=labels_per_class, backbone=backbone, seed=seed,
+                      max_test=max_test, strategy=strategy, options=dict(options or {}),
+                      image_size=image_size, max_source=max_source, max_unlabeled=max_unlabeled)  # fmt: skip
+    validate(cfg)  # a wrong --adapt / --strategy pair fails before any data is loaded
     kw = {"text_column": text_column} if text_column else {}
     src = load_domain(source, **kw)
     tgt = load_domain(target, **kw)
     extra = load_unlabeled(unlabeled, modality=tgt.modality, text_column=text_column)[1] if unlabeled else None
-    cfg = AdaptConfig(methods=methods, labels_per_class=labels_per_class, backbone=backbone, seed=seed,
-                      max_test=max_test, strategy=strategy, options=dict(options or {}),
-                      image_size=image_size, max_source=max_source, max_unlabeled=max_unlabeled)  # fmt: skip
     with RunDir.open(out, overwrite=overwrite, resume=resume) as rundir:
         config = {"kind": "adaptation", "target": target, "source": source, "unlabeled": unlabeled,
                   "class_map": class_map, **asdict(cfg), "versions": package_versions(),
