@@ -32,6 +32,7 @@ from headstart.backbones.classifier import EncoderClassifier
 from headstart.errors import HeadstartError
 from headstart.strategies import finetune as ft
 from headstart.strategies.base import TransferTask
+from headstart.strategies.lora_adapters import wrap_lora
 from headstart.training import train
 from headstart.training.da_losses import (
     ConditionalDomainAdversarialLoss,
@@ -167,7 +168,7 @@ def _prepare_finetune(task: TransferTask, model: EncoderClassifier, hp: dict[str
 PREPARE: dict[str, Callable[[TransferTask, EncoderClassifier, dict[str, Any]], tuple[list[Any], Any]]] = {
     "partial": _prepare_partial,
     "finetune": _prepare_finetune,
-    "lora": ft._wrap_lora,
+    "lora": wrap_lora,
 }
 
 
