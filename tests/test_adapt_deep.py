@@ -100,6 +100,16 @@ def test_pseudo_label_loss_uses_only_confident_rows() -> None:
     assert torch.all(logits.grad[[1, 3]] == 0) and torch.all(logits.grad[[0, 2]].abs().sum(1) > 0)
 
 
+def test_importance_weights_favour_source_rows_that_look_like_the_target() -> None:
+    from headstart.adapt.deep_run import importance_weights
+
+    mnist, digits = load_data("builtin:mnist5k-8x8"), load_data("builtin:digits")
+    x_val = np.vstack([mnist.items[:150].reshape(150, -1), digits.items[:150].reshape(150, -1)]).astype(float)
+    w = importance_weights(x_val, digits.items[150:600].reshape(450, -1).astype(float))
+    assert w.mean() == pytest.approx(1.0) and w.min() >= 0
+    assert w[150:].mean() > 3 * w[:150].mean()  # the digits rows stand in for the target
+
+
 # ------------------------------------------------------------------------------------------------ end to end
 @pytest.mark.slow
 def test_deep_auto_end_to_end_writes_verdicts_and_a_model_predict_uses(tmp_path: Path) -> None:
@@ -114,7 +124,7 @@ def test_deep_auto_end_to_end_writes_verdicts_and_a_model_predict_uses(tmp_path:
     assert all(v["label"] in ("adaptation helps", "no-difference", "adaptation hurts") for v in a["verdicts"])
     arms = {x["name"]: x for x in a["arms"]}
     assert "partial" in arms["source-only"]["model"] and "DANN" in arms["adapted[dann]"]["model"]
-    assert set(a["selection"]["picked_by"]) == {"entropy", "snd"} and a["ship_reason"]
+    assert set(a["selection"]["picked_by"]) == {"entropy", "snd", "iw"} and a["ship_reason"]
     assert a["shipped"] in {"source-only", f"adapted[{a['selection']['chosen']}]"}
     assert a["shift"]["after"]["mmd"] >= 0 and a["shift"]["after_method"].startswith("adapted[")
     assert (out / "model" / "meta.json").exists() and not (out / "checkpoints").exists()
