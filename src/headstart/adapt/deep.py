@@ -39,6 +39,7 @@ from headstart.training.da_losses import (
     ConfidencePseudoLabelLoss,
     DomainAdversarialLoss,
 )
+from headstart.training.ddp import dist_info
 from headstart.training.trainer import layerwise_param_groups
 
 __all__ = [
@@ -186,6 +187,8 @@ def fit_deep(
         raise HeadstartError(
             f"--strategy {strategy}: deep adaptation runs with {', '.join(DEEP_STRATEGIES)}; pick one of them"
         )
+    if dist_info().enabled:  # the domain losses run outside the DDP forward: their gradients would not sync
+        raise HeadstartError("deep adaptation runs in one process; start it without torchrun")
     settings = settings or DaSettings()
     hp = ft._hparams(task, strategy)
     model, collate = ft._build(task, hp)
