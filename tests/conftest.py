@@ -18,6 +18,7 @@ import pytest
 def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test session starts with an empty embedding cache (tests that measure reuse make their own)."""
     os.environ["HEADSTART_CACHE"] = str(tmp_path_factory.mktemp("headstart-cache"))
+    os.environ["HEADSTART_KEY_FILE"] = str(tmp_path_factory.mktemp("headstart-key") / "cache.key")
 
 
 def _small_probe_run(tmp_path_factory: pytest.TempPathFactory, data: str, labels_per_class: int) -> Path:

@@ -1,4 +1,4 @@
-"""A second fit on cached embeddings loads the backbone only for the cache spot check and reuses the cached
+"""A second fit on cached embeddings loads no backbone (its cache shards are sealed by this user) and reuses the cached
 baseline and probe head (headstart.backbones.lazy, headstart.baseline_cache, headstart.strategies.head_cache),
 with predictions identical to the first fit."""
 
@@ -49,9 +49,8 @@ def test_second_fit_loads_no_weights_and_reuses_the_baseline(
     assert backbone_builds["n"] >= 1 and "cached" not in first.metrics["baseline"]
     backbone_builds["n"] = 0
     second = fit("second")
-    # every embedding came from the cache; the one load left is the cache spot check (headstart.features.spot_check
-    # re-embeds one cached item per shard, which needs the weights; without it this would be 0)
-    assert backbone_builds["n"] == 1
+    # every embedding came from shards this user sealed (headstart.embedding_cache): no spot check, no load
+    assert backbone_builds["n"] == 0
     assert second.metrics["cache"]["computed"] == 0 and second.metrics["cache"]["hits"] > 0
     assert second.metrics["baseline"]["cached"] is True
     assert second.metrics["notes"]["head_cached"] is True and first.metrics["notes"]["head_cached"] is False
