@@ -9,7 +9,7 @@ caller re-embeds one cached item per shard and drops shards that disagree).
 
 Seals: a shard this user's headstart wrote (``put``, or a compaction of sealed shards only) gets a sidecar
 ``emb-<sha256>.mac``: HMAC-SHA256 over the cache folder name and the shard name, with a key kept outside the
-cache (:func:`headstart.io.cache_secret`). A shard whose seal verifies was written by a holder of that key and
+cache (:mod:`headstart.sealed`). A shard whose seal verifies was written by a holder of that key and
 needs no spot check, so a second fit on cached embeddings loads no backbone; a shard without a valid seal
 (written by someone else, copied from another folder, or with a seal of another shard) is spot-checked.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import io
 import os
 import warnings
@@ -32,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from headstart.io import atomic_write_bytes, atomic_write_text, cache_secret
+from headstart.io import atomic_write_bytes, atomic_write_text
+from headstart.sealed import sign, verify
 
 __all__ = ["MAX_SHARDS", "EmbeddingCache", "relative_error"]
 
@@ -83,23 +83,16 @@ class EmbeddingCache:
         self._index: dict[bytes, np.ndarray] | None = None
         self._shard_of: dict[bytes, str] = {}
         self._sealed: set[str] = set()
-        self._secret = cache_secret()
 
-    def _seal_of(self, name: str) -> str | None:
-        if self._secret is None:
-            return None
-        return hmac.new(self._secret, f"{self.folder.name}/{name}".encode(), hashlib.sha256).hexdigest()
-
-    def _seal(self, shard: Path) -> None:
-        seal = self._seal_of(shard.name)
+    def _seal(self, shard: Path) -> None:  # the shard name holds its content hash: sealing the name seals the bytes
+        seal = sign(f"{self.folder.name}/{shard.name}")
         if seal is not None:
             atomic_write_text(shard.with_suffix(".mac"), seal)
             self._sealed.add(shard.name)
 
     def _verify(self, shard: Path) -> bool:
-        seal = self._seal_of(shard.name)
         try:
-            return seal is not None and hmac.compare_digest(shard.with_suffix(".mac").read_text().strip(), seal)
+            return verify(f"{self.folder.name}/{shard.name}", shard.with_suffix(".mac").read_text())
         except (OSError, UnicodeDecodeError):
             return False
 

@@ -162,27 +162,3 @@ def atomic_write_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
 def cache_root() -> Path:
     """Where headstart keeps its caches (embeddings, ONNX graphs, baselines, heads): ``$HEADSTART_CACHE``."""
     return Path(os.environ.get("HEADSTART_CACHE", Path.home() / ".cache" / "headstart"))
-
-
-def cache_secret() -> bytes | None:
-    """This user's key for sealing cache entries it wrote itself (HMAC-SHA256), or None where none can be kept.
-
-    Kept OUTSIDE the cache (``$HEADSTART_KEY_FILE``, else ``~/.config/headstart/cache.key``, mode 0600), so that
-    whoever can write the cache folder cannot forge a seal; created with 32 random bytes on first use.
-    """
-    path = Path(os.environ.get("HEADSTART_KEY_FILE", Path.home() / ".config" / "headstart" / "cache.key"))
-    with contextlib.suppress(FileNotFoundError, PermissionError):
-        data = path.read_bytes()
-        return data if len(data) >= 32 else None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it meanwhile
-        data = path.read_bytes()
-        return data if len(data) >= 32 else None
-    except OSError:  # read-only home: entries stay unsealed (they are spot-checked instead)
-        return None
-    secret = os.urandom(32)
-    with os.fdopen(fd, "wb") as f:
-        f.write(secret)
-    return secret
