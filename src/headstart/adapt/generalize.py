@@ -359,15 +359,19 @@ def generalize(
         headline = min(acc, key=acc.__getitem__)
         why = f"the domain where the pooled model is worst ({100 * acc[headline]:.1f}%)"
     arms, verdicts, y_te = kept[headline]
-    cands = [a for a in arms if a.role in ("pooled", "adapted")]
-    best = max(cands, key=lambda a: np.nan_to_num(a.val_score, nan=-1.0))
-    pooled = cands[0]
-    if best is not pooled and not best.val_score > pooled.val_score:
-        best = pooled
-    reason = (
-        f"highest {blocks[names.index(headline)]['validation']} accuracy on the training domains "
-        f"({100 * np.nan_to_num(best.val_score):.1f}% vs pooled {100 * np.nan_to_num(pooled.val_score):.1f}%)"
-    )
+    pooled = next(a for a in arms if a.name == "pooled")
+    aligned = [a for a in arms if a.role == "adapted"]
+    how = blocks[names.index(headline)]["validation"]
+    best = max(aligned, key=lambda a: np.nan_to_num(a.val_score, nan=-1.0)) if aligned else None
+    if best is not None and best.val_score > pooled.val_score:
+        recommended = best.name
+        reason = f"best {how} accuracy: {100 * best.val_score:.1f}% vs pooled {100 * pooled.val_score:.1f}%"
+    else:
+        recommended = "pooled"
+        shown = f"best aligned {100 * np.nan_to_num(best.val_score):.1f}%, " if best is not None else ""
+        reason = f"no alignment beat it on {how} ({shown}pooled {100 * np.nan_to_num(pooled.val_score):.1f}%)"
     timing["total"] = time.perf_counter() - t0
-    return GeneralizeResult(blocks, headline, why, arms, verdicts, y_te, list(data.classes), column, best.name, reason,
-                            counts, timing)  # fmt: skip
+    classes = list(data.classes)
+    return GeneralizeResult(
+        blocks, headline, why, arms, verdicts, y_te, classes, column, recommended, reason, counts, timing
+    )
