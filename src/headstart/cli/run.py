@@ -394,9 +394,9 @@ def report(
     from headstart.report import write_report
 
     config, metrics = load_run(run_dir)
-    if metrics.get("kind") == "adaptation":  # its page is written once, with the run (headstart.adapt.output)
+    if metrics.get("kind") in ("adaptation", "generalization"):  # its page is written once, with the run
         path = run_dir / "report.html"
-        console.print(f"{path} is the adaptation run's own page; refit with `headstart fit --source` to rebuild it")
+        console.print(f"{path} is the {metrics['kind']} run's own page; refit the study to rebuild it")
     else:
         path = write_report(run_dir, metrics, config)
         console.print(f"wrote {path}", highlight=False)
