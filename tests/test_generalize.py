@@ -74,6 +74,7 @@ def test_source_files_are_domains_and_holding_one_out_trains_on_the_other(tmp_pa
         (["--domain-column", "colour"], "no group column 'colour'"),
         (["--domain-column", "race", "--holdout-domain", "Martian"], "'Martian' is not a domain; domains: Amer"),
         (["--holdout-domain", "Black"], "--holdout-domain needs --domain-column"),
+        (["--domain-column", "race", "--baseline", "tfidf"], "--baseline tfidf is for text data"),
     ],
 )
 def test_bad_domain_settings_are_one_line_errors(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -81,7 +82,7 @@ def test_bad_domain_settings_are_one_line_errors(tmp_path: Path, args: list[str]
     assert res.exit_code == 2, res.output
     assert needle in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) <= 2  # one message (rich may wrap it once)
-    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
 
 
 def test_one_domain_only_and_bad_maps_are_refused() -> None:

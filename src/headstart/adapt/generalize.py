@@ -39,7 +39,15 @@ from headstart.data import LabeledData
 from headstart.errors import HeadstartError
 from headstart.evaluation.compare import Arm, Comparison, arm_summary, judge_all, reference_arms
 
-__all__ = ["ALIGNERS", "GeneralizeConfig", "GeneralizeResult", "domain_values", "generalize", "parse_domain_map"]
+__all__ = [
+    "ALIGNERS",
+    "GeneralizeConfig",
+    "GeneralizeResult",
+    "check_study",
+    "domain_values",
+    "generalize",
+    "parse_domain_map",
+]
 
 Echo = Callable[[str], None]
 CS = (0.01, 0.1, 1.0)
@@ -322,15 +330,15 @@ def _scratch(data: LabeledData, tr: np.ndarray, te: np.ndarray, cfg: GeneralizeC
                info={"candidates": rep.get("candidates", {})})  # fmt: skip
 
 
-def generalize(
-    data: LabeledData, domains: np.ndarray, cfg: GeneralizeConfig, *, column: str = "domain", echo: Echo | None = None
-) -> GeneralizeResult:
-    """Leave-one-domain-out over every domain; the headline domain's arms and verdicts on top."""
-    say = echo or (lambda _s: None)
-    t0 = time.perf_counter()
+def check_study(data: LabeledData, domains: np.ndarray, cfg: GeneralizeConfig) -> list[str]:
+    """The sorted domain names; one-line errors for an unknown method, baseline or holdout, or a tiny domain."""
     for m in cfg.methods:
         if m not in ALIGNERS:
             raise HeadstartError(f"--align: unknown method {m!r}; choose from {', '.join(ALIGNERS)}")
+    if cfg.baseline != "none":
+        from headstart.baselines import check_baseline
+
+        check_baseline(cfg.baseline, data.modality)
     names = sorted(set(domains.tolist()))
     if cfg.holdout is not None and cfg.holdout not in names:
         raise HeadstartError(f"--holdout-domain {cfg.holdout!r} is not a domain; domains: {', '.join(names)}")
@@ -340,6 +348,19 @@ def generalize(
             f"domain {small[0]!r} has {int(np.sum(domains == small[0]))} items (< {MIN_DOMAIN_ITEMS}); merge it "
             "with --domain-map or drop it"
         )
+    for held in names:
+        if len(np.unique(data.y[domains != held])) < 2:
+            raise HeadstartError(f"holding out {held!r} leaves one class only in the other domains; merge domains")
+    return names
+
+
+def generalize(
+    data: LabeledData, domains: np.ndarray, cfg: GeneralizeConfig, *, column: str = "domain", echo: Echo | None = None
+) -> GeneralizeResult:
+    """Leave-one-domain-out over every domain; the headline domain's arms and verdicts on top."""
+    say = echo or (lambda _s: None)
+    t0 = time.perf_counter()
+    names = check_study(data, domains, cfg)
     keep = _cap(domains, cfg.max_per_domain, cfg.seed)
     data, dom = data.subset(keep), domains[keep]
     counts = {d: int(np.sum(dom == d)) for d in names}

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from headstart.adapt.domains import align_classes, load_domain
-from headstart.adapt.generalize import GeneralizeConfig, domain_values, generalize, parse_domain_map
+from headstart.adapt.generalize import GeneralizeConfig, check_study, domain_values, generalize, parse_domain_map
 from headstart.data import LabeledData
 from headstart.errors import HeadstartError
 from headstart.io import atomic_write_json, atomic_write_text
@@ -99,6 +99,7 @@ def run_generalization(
     loaded, domains, col = load_domains(data, column, sources, domain_map=domain_map, text_column=text_column)
     if loaded.task == "regression":
         raise HeadstartError(f"{loaded.source}: domain generalization compares classifiers; the label is numeric")
+    check_study(loaded, domains, cfg)  # before the run folder exists
     with RunDir.open(out, overwrite=overwrite) as rundir:
         config = {"kind": "generalization", "data": data, "sources": list(sources), "domain_column": col,
                   "domain_map": domain_map, "text_column": text_column, **asdict(cfg),

@@ -225,7 +225,8 @@ def fit(
                 "--holdout-domain needs --domain-column COL (and no --source); see headstart generalize"
             )
         generalize_and_print(data, out, column=domain_column, holdout=holdout_domain, backbone=backbone, seed=seed,
-                             text_column=text_column, overwrite=overwrite, progress=not quiet)  # fmt: skip
+                             baseline=str(baseline), text_column=text_column, overwrite=overwrite,
+                             progress=not quiet)  # fmt: skip
         return
     if source is not None:
         from headstart.cli.adapt import run_and_print
