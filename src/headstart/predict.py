@@ -21,9 +21,9 @@ SIDE_FOLDERS = {"transfer": "model", "baseline": "baseline", "stack": "stack"}
 def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedModel, dict[str, Any], dict[str, Any]]:
     """(model, config, metrics) of the side a run shipped, or of ``side``."""
     config, metrics = load_run(run_dir)
-    if metrics.get("kind") == "adaptation":
+    if metrics.get("kind") in ("adaptation", "generalization"):
         raise HeadstartError(
-            f"{run_dir} is a domain-adaptation study: it compares methods but saves no model yet; fit the "
+            f"{run_dir} is a domain-{metrics['kind']} study: it compares methods but saves no model yet; fit the "
             "chosen method on your data with `headstart fit` to get a model to predict with"
         )
     side = side or metrics.get("shipped", {}).get("side", "transfer")

@@ -10,6 +10,7 @@ kind          a better             within noise    a worse
 transfer      ``helps``            no-difference   ``negative-transfer``
 adaptation    ``adaptation helps`` no-difference   ``adaptation hurts``
 sharing       ``sharing helps``    no-difference   ``interference``
+generaliz.    ``alignment helps``  no-difference   ``alignment hurts``
 ============  ===================  ==============  ======================
 
 :func:`judge` scores every test item for both arms (1/0 correct for classification, minus the absolute
@@ -36,6 +37,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "transfer": ("helps", "no-difference", "negative-transfer"),
     "adaptation": ("adaptation helps", "no-difference", "adaptation hurts"),
     "sharing": ("sharing helps", "no-difference", "interference"),
+    "generalization": ("alignment helps", "no-difference", "alignment hurts"),
 }
 MIN_DISCORDANT = 10
 MIN_TEST = 100
@@ -76,7 +78,7 @@ class Comparison:
 
     a: str
     b: str
-    kind: str = "transfer"
+    kind: str = "transfer"  # a key of KINDS
     task: str = "main"
 
     @property
