@@ -237,7 +237,9 @@ def test_report_renders_in_headless_chromium(image_run: RunResult, tmp_path: Pat
     assert shot.stat().st_size > 10_000
 
 
-def test_figures_are_cached_sealed_and_a_planted_one_is_redrawn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_figures_are_cached_sealed_and_a_planted_one_is_redrawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from headstart.report import plots
 
     monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path))
