@@ -205,6 +205,10 @@ def fit(
     ] = None,
     unlabeled: Annotated[str | None, typer.Option(help="with --source: unlabeled target items (folder or CSV)")] = None,
     class_map: Annotated[str | None, typer.Option(help="with --source: rename source classes, old=new,...")] = None,
+    domain_column: Annotated[
+        str | None, typer.Option(help="domain generalization: column naming each item's domain (leave-one-out)")
+    ] = None,
+    holdout_domain: Annotated[str | None, typer.Option(help="with --domain-column: the headline domain")] = None,
 ) -> None:
     """Fit transfer + a from-scratch baseline on identical splits and print the verdict.
 
@@ -213,6 +217,17 @@ def fit(
     from headstart.pipeline import fit_run
     from headstart.rundir import resume_config
 
+    if domain_column is not None or holdout_domain is not None:
+        from headstart.cli.generalize import run_and_print as generalize_and_print
+
+        if domain_column is None or source is not None:
+            raise HeadstartError(
+                "--holdout-domain needs --domain-column COL (and no --source); see headstart generalize"
+            )
+        generalize_and_print(data, out, column=domain_column, holdout=holdout_domain, backbone=backbone, seed=seed,
+                             baseline=str(baseline), text_column=text_column, overwrite=overwrite,
+                             progress=not quiet)  # fmt: skip
+        return
     if source is not None:
         from headstart.cli.adapt import run_and_print
 
@@ -381,9 +396,9 @@ def report(
     from headstart.report import write_report
 
     config, metrics = load_run(run_dir)
-    if metrics.get("kind") == "adaptation":  # its page is written once, with the run (headstart.adapt.output)
+    if metrics.get("kind") in ("adaptation", "generalization"):  # its page is written once, with the run
         path = run_dir / "report.html"
-        console.print(f"{path} is the adaptation run's own page; refit with `headstart fit --source` to rebuild it")
+        console.print(f"{path} is the {metrics['kind']} run's own page; refit the study to rebuild it")
     else:
         path = write_report(run_dir, metrics, config)
         console.print(f"wrote {path}", highlight=False)
