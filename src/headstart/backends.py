@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,15 +30,30 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from headstart.backend_choice import (
+    BACKENDS,
+    IMAGE_DEFAULT_PRECISION,
+    PRECISION_OF_BACKEND,
+    TEXT_DEFAULT_PRECISION,
+    default_precision,
+    onnx_available,
+    resolve_backend,
+    resolve_precision,
+    usable_cores,
+)
 from headstart.io import atomic_write_bytes, atomic_write_json, sha256_file
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_OPSET",
+    "IMAGE_DEFAULT_PRECISION",
     "PARITY_MAX_ABS",
     "PARITY_MIN_COSINE",
+    "PRECISION_OF_BACKEND",
     "TEXT_DEFAULT_PRECISION",
     "EncoderGraph",
     "OnnxEncoder",
+    "default_precision",
     "export_module",
     "get_onnx_encoder",
     "make_session",
@@ -47,6 +61,7 @@ __all__ = [
     "onnx_model_path",
     "resolve_backend",
     "resolve_precision",
+    "usable_cores",
 ]
 
 DEFAULT_OPSET = 17
@@ -55,28 +70,6 @@ PARITY_MAX_ABS = 1e-3
 # sanity floors for the quantized graphs vs torch on the sample items (agreement is measured downstream);
 # static int8 of a CNN measured min cosine 0.89-0.90 on builtin:digits at the same probe accuracy
 INT8_MIN_COSINE = {"text": 0.98, "image": 0.85}
-# Text default precision for backend="auto": decided by benchmarks/bench_extraction.py (see
-# benchmarks/results/extraction.md): int8 is used only if it is faster AND a linear probe on its embeddings
-# agrees with the fp32 probe on >= 99.5% of test labels.
-TEXT_DEFAULT_PRECISION = "fp32"
-IMAGE_DEFAULT_PRECISION = "fp32"  # static int8 (onnx-int8) is opt-in: see benchmarks/results/extraction.md
-BACKENDS = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")
-PRECISION_OF_BACKEND = {"onnx-fp32": "fp32", "onnx-int8": "int8"}  # "onnx" / "auto": default_precision
-
-
-def onnx_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def make_session(model: str | Path | bytes, *, threads: int | None = None) -> Any:
@@ -423,39 +416,3 @@ def get_onnx_encoder(
 
 def _sha_or_none(path: Path) -> str | None:
     return sha256_file(path) if path.exists() else None
-
-
-def default_precision(encoder: Any) -> str:
-    return TEXT_DEFAULT_PRECISION if encoder.spec.modality == "text" else IMAGE_DEFAULT_PRECISION
-
-
-def resolve_precision(encoder: Any, backend: str) -> str:
-    """The ONNX precision for ``backend``: onnx-fp32 / onnx-int8 name it, onnx and auto use the default
-    (``HEADSTART_BACKEND=onnx-int8`` makes auto quantized)."""
-    env = os.environ.get("HEADSTART_BACKEND", "").lower()
-    chosen = env if backend == "auto" and env in PRECISION_OF_BACKEND else backend
-    return PRECISION_OF_BACKEND.get(chosen, default_precision(encoder))
-
-
-def resolve_backend(encoder: Any, backend: str, device: str | torch.device) -> str:
-    """``"torch"`` or ``"onnx"`` for ``backend`` in auto | torch | onnx | onnx-fp32 | onnx-int8.
-
-    auto picks ONNX Runtime when it is importable, the encoder has pinned weights (a stable cache key) and
-    extraction runs on the CPU; torch otherwise. An explicit ``"onnx"`` without onnxruntime is an error.
-    """
-    from headstart.errors import HeadstartError
-
-    if backend not in BACKENDS:
-        raise HeadstartError(f"unknown extraction backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "torch":
-        return "torch"
-    if backend.startswith("onnx"):
-        if not onnx_available():
-            raise HeadstartError(f"backend {backend!r} needs onnxruntime: pip install onnxruntime")
-        return "onnx"
-    env = os.environ.get("HEADSTART_BACKEND", "").lower()
-    if env == "torch":
-        return "torch"
-    on_cpu = torch.device(device).type == "cpu"
-    pinned = getattr(encoder, "weights_sha256", None) is not None
-    return "onnx" if on_cpu and pinned and onnx_available() else "torch"
