@@ -94,3 +94,17 @@ def test_backend_names_select_the_precision(monkeypatch: pytest.MonkeyPatch) -> 
     assert backends.resolve_precision(enc, "onnx-fp32") == "fp32"  # an explicit choice wins over the env
     with pytest.raises(HeadstartError, match="onnx-int8"):
         backends.resolve_backend(enc, "int4", "cpu")
+
+
+def test_cli_backend_option_is_checked_and_reaches_extraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    monkeypatch.delenv("HEADSTART_BACKEND", raising=False)
+    bad = CliRunner().invoke(app, ["--backend", "int4", "gain", "a", "b"])
+    assert bad.exit_code == 2 and "onnx-int8" in bad.output and "Traceback" not in bad.output
+    monkeypatch.setenv("HEADSTART_BACKEND", "")  # restored after the test: the option writes the variable
+    CliRunner().invoke(app, ["--backend", "onnx-int8", "gain", "no-such-run", "no-such-run"])
+    enc = load_backbone("mobilenetv2", image_size=32)
+    assert backends.resolve_precision(enc, "auto") == "int8"

@@ -19,6 +19,7 @@ __all__ = [
     "resolve_backend",
     "resolve_precision",
     "usable_cores",
+    "use_backend",
 ]
 
 # Text default precision for backend="auto": decided by benchmarks/bench_extraction.py (see
@@ -79,3 +80,12 @@ def resolve_backend(encoder: Any, backend: str, device: str | torch.device) -> s
     on_cpu = torch.device(device).type == "cpu"
     pinned = getattr(encoder, "weights_sha256", None) is not None
     return "onnx" if on_cpu and pinned and onnx_available() else "torch"
+
+
+def use_backend(backend: str) -> None:
+    """``headstart --backend NAME``: every extraction of this process (and its workers) with ``auto`` uses it."""
+    from headstart.errors import HeadstartError
+
+    if backend not in BACKENDS:
+        raise HeadstartError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    os.environ["HEADSTART_BACKEND"] = backend
