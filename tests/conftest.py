@@ -9,6 +9,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from pathlib import Path
+
 import pytest
 
 
@@ -16,3 +18,34 @@ import pytest
 def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test session starts with an empty embedding cache (tests that measure reuse make their own)."""
     os.environ["HEADSTART_CACHE"] = str(tmp_path_factory.mktemp("headstart-cache"))
+    os.environ["HEADSTART_KEY_FILE"] = str(tmp_path_factory.mktemp("headstart-key") / "cache.key")
+
+
+def _small_probe_run(tmp_path_factory: pytest.TempPathFactory, data: str, labels_per_class: int) -> Path:
+    """A finished linear-probe run on a small real set (read-only for the tests that share it)."""
+    from headstart.pipeline import FitConfig, fit_run
+
+    out = tmp_path_factory.mktemp("shared-run") / "run"
+    cfg = FitConfig(
+        data=data,
+        out=str(out),
+        labels_per_class=labels_per_class,
+        max_test=200,
+        baseline="pixel-logreg",
+        ship="transfer",
+        progress=False,
+    )
+    fit_run(cfg)
+    return out
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """builtin:digits, 5 labels per class, 200 test items; tests must not write into it."""
+    return _small_probe_run(tmp_path_factory, "builtin:digits", 5)
+
+
+@pytest.fixture(scope="session")
+def mnist_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """builtin:mnist5k, 10 labels per class, 200 test items; tests must not write into it."""
+    return _small_probe_run(tmp_path_factory, "builtin:mnist5k", 10)

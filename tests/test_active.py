@@ -18,22 +18,6 @@ from headstart.pipeline import FitConfig, fit_run
 from headstart.runinputs import embed_items, open_run
 
 
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("active") / "run"
-    cfg = FitConfig(
-        data="builtin:digits",
-        out=str(out),
-        labels_per_class=5,
-        max_test=200,
-        baseline="pixel-logreg",
-        ship="transfer",
-        progress=False,
-    )
-    fit_run(cfg)
-    return out
-
-
 def test_every_method_returns_distinct_items() -> None:
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(3), size=200)

@@ -13,26 +13,10 @@ import pytest
 from headstart.distill.distill import distill_run
 from headstart.errors import HeadstartError
 from headstart.models import load_model
-from headstart.pipeline import FitConfig, fit_run, predict_run
+from headstart.pipeline import predict_run
 from headstart.runinputs import open_run
 
 AGREEMENT = 0.65  # stated rate: student and teacher give the same label on >= 65% of the test items
-
-
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("distill") / "run"
-    cfg = FitConfig(
-        data="builtin:digits",
-        out=str(out),
-        labels_per_class=5,
-        max_test=200,
-        baseline="pixel-logreg",
-        ship="transfer",
-        progress=False,
-    )
-    fit_run(cfg)
-    return out
 
 
 @pytest.mark.slow

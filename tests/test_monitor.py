@@ -11,24 +11,7 @@ import pytest
 
 from headstart.monitor.monitor import monitor_arrays, monitor_run, reference_indices
 from headstart.monitor.stats import mmd_test
-from headstart.pipeline import FitConfig, fit_run
 from headstart.runinputs import embed_items, open_run
-
-
-@pytest.fixture(scope="module")
-def mnist_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("monitor") / "run"
-    cfg = FitConfig(
-        data="builtin:mnist5k",
-        out=str(out),
-        labels_per_class=10,
-        max_test=200,
-        baseline="pixel-logreg",
-        ship="transfer",
-        progress=False,
-    )
-    fit_run(cfg)
-    return out
 
 
 def test_mmd_permutation_test_separates_shifted_gaussians() -> None:

@@ -235,3 +235,18 @@ def test_report_renders_in_headless_chromium(image_run: RunResult, tmp_path: Pat
     assert overflow <= 0, "the page scrolls sideways at 1200 px"
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     assert shot.stat().st_size > 10_000
+
+
+def test_figures_are_cached_sealed_and_a_planted_one_is_redrawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headstart.report import plots
+
+    monkeypatch.setenv("HEADSTART_CACHE", str(tmp_path))
+    drawn = plots.confusion_plot([[5, 1], [2, 7]], ["neg", "pos"], "transfer")
+    (entry,) = (tmp_path / "figures").glob("*.txt")
+    assert plots.confusion_plot([[5, 1], [2, 7]], ["neg", "pos"], "transfer") == drawn
+    assert plots.confusion_plot([[5, 1], [2, 8]], ["neg", "pos"], "transfer") != drawn  # other numbers, other key
+    other = plots.delta_plot({"delta": 0.1, "ci_low": 0.0, "ci_high": 0.2, "label": "helps"})
+    entry.write_text(other)  # a planted figure under the right name: its seal no longer matches
+    assert plots.confusion_plot([[5, 1], [2, 7]], ["neg", "pos"], "transfer") == drawn

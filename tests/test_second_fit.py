@@ -1,4 +1,4 @@
-"""A second fit on cached embeddings loads the backbone only for the cache spot check and reuses the cached
+"""A second fit on cached embeddings loads no backbone (its cache shards are sealed by this user) and reuses the cached
 baseline and probe head (headstart.backbones.lazy, headstart.baseline_cache, headstart.strategies.head_cache),
 with predictions identical to the first fit."""
 
@@ -49,9 +49,8 @@ def test_second_fit_loads_no_weights_and_reuses_the_baseline(
     assert backbone_builds["n"] >= 1 and "cached" not in first.metrics["baseline"]
     backbone_builds["n"] = 0
     second = fit("second")
-    # every embedding came from the cache; the one load left is the cache spot check (headstart.features.spot_check
-    # re-embeds one cached item per shard, which needs the weights; without it this would be 0)
-    assert backbone_builds["n"] == 1
+    # every embedding came from shards this user sealed (headstart.embedding_cache): no spot check, no load
+    assert backbone_builds["n"] == 0
     assert second.metrics["cache"]["computed"] == 0 and second.metrics["cache"]["hits"] > 0
     assert second.metrics["baseline"]["cached"] is True
     assert second.metrics["notes"]["head_cached"] is True and first.metrics["notes"]["head_cached"] is False
@@ -104,3 +103,45 @@ def test_baseline_key_follows_content_split_and_settings(tmp_path: Path) -> None
         assert not entry.exists()
     test = [items[i] for i in sp.test[:50]]
     np.testing.assert_array_equal(first.predict_proba(test), again.predict_proba(test))
+
+
+def test_edited_cache_entries_are_refitted_not_trusted(tmp_path: Path) -> None:
+    """A cached baseline whose files were edited, a planted test-prediction file and a planted probe head
+    (valid formats, wrong numbers) never reach a result: each is recomputed."""
+    from headstart.baseline_cache import predict_cached
+    from headstart.strategies.head_cache import cached_linear_head, head_key
+
+    data = load_data("builtin:rotten-tomatoes")
+    sp = make_splits(data.y, seed=0, labels_per_class=8, classes=data.classes)
+    idx = np.concatenate([sp.train, sp.val])
+    items = list(data.items)
+    task = _task(items, data.y, idx)
+    test = [items[i] for i in sp.test[:40]]
+    model, _ = cached_fit_baseline("tfidf", task, root=tmp_path)
+    truth = model.predict_proba(test)
+    np.testing.assert_array_equal(predict_cached(model, test, "text", root=tmp_path), truth)
+    (pred,) = (tmp_path / "predictions").glob("*.npy")
+    np.save(pred, truth[:, ::-1])  # planted: the predictions swapped, under the right name
+    again, report = cached_fit_baseline("tfidf", task, root=tmp_path)
+    assert report.get("cached") is True
+    np.testing.assert_array_equal(predict_cached(again, test, "text", root=tmp_path), truth)
+
+    entry = tmp_path / "baselines" / baseline_key("tfidf", task)
+    npz = next(p for p in (entry / "model").rglob("*.npz"))
+    with np.load(npz) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["coef"] = -arrays["coef"]  # an edited model: valid file, negated weights
+    np.savez(npz, **arrays)
+    _, report = cached_fit_baseline("tfidf", task, root=tmp_path)
+    assert not report.get("cached")  # refitted, not read back
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 6)), np.repeat([0, 1], 20)
+    X[y == 1] += 1.0
+    head, hit = cached_linear_head(X, y, 2, root=tmp_path)
+    assert not hit and cached_linear_head(X, y, 2, root=tmp_path)[1]
+    path = tmp_path / "heads" / f"{head_key(X, y, 2, 0, None)}.npz"
+    planted = {k: -v if k == "W" else v for k, v in head.arrays().items()}
+    np.savez(path, **planted)
+    refit, hit = cached_linear_head(X, y, 2, root=tmp_path)
+    assert not hit and np.array_equal(refit.predict_proba(X), head.predict_proba(X))

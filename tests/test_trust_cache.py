@@ -80,6 +80,40 @@ def test_a_good_cache_passes_its_spot_check(digits: list[Any], encoder: Any, tmp
     assert stats.cache_hits == len(digits) and np.array_equal(both, np.concatenate([a, b]))
 
 
+def test_sealed_shards_skip_the_backbone_and_forged_seals_do_not(digits: list[Any], tmp_path: Path) -> None:
+    """A second extract over shards this user sealed loads no backbone; a seal copied onto another shard,
+    a made-up seal or a sealed shard moved to another cache folder counts as unsealed and is spot-checked."""
+    import shutil
+
+    from headstart.backbones import lazy
+
+    ref, _ = extract(load_backbone("mobilenetv2", image_size=32), digits, cache_dir=tmp_path, progress=False)
+    (shard,) = _shards(tmp_path)
+    assert shard.with_suffix(".mac").exists()
+    before = lazy.LOADS["count"]
+    got, stats = extract(lazy.lazy_backbone("mobilenetv2", image_size=32), digits, cache_dir=tmp_path, progress=False)
+    assert stats.cache_hits == len(digits) and np.array_equal(got, ref)
+    assert lazy.LOADS["count"] == before  # every hit sealed: nothing to spot-check, no backbone load
+
+    mac = shard.with_suffix(".mac").read_text()
+    _forge(tmp_path, lambda e: e[::-1].copy())  # crafted vectors under a valid checksum name
+    (forged,) = _shards(tmp_path)
+    for seal in (mac, "0" * 64):  # the old shard's seal, or a made-up one
+        forged.with_suffix(".mac").write_text(seal)
+        assert not EmbeddingCache(forged.parent).is_sealed(forged.name)
+    with pytest.warns(RuntimeWarning, match="embedding cache shard .* is damaged"):
+        again, _ = extract(lazy.lazy_backbone("mobilenetv2", image_size=32), digits, cache_dir=tmp_path, progress=False)
+    assert np.abs(again - ref).max() < 1e-4  # the spot check caught the forgery
+
+    (good,) = _shards(tmp_path)
+    other = tmp_path / "embeddings" / (good.parent.name + "-copy")
+    other.mkdir()
+    shutil.copy(good, other / good.name)
+    shutil.copy(good.with_suffix(".mac"), other / good.with_suffix(".mac").name)
+    assert EmbeddingCache(good.parent).is_sealed(good.name)
+    assert not EmbeddingCache(other).is_sealed(good.name)  # a seal binds the folder too
+
+
 _WRITER = """
 import sys
 import numpy as np

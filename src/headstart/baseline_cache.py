@@ -8,12 +8,18 @@ is called; a changed item, label, split, setting or release gives a new one.
 Entries live in ``$HEADSTART_CACHE/baselines/<key>/`` as the model's own ``save(folder)`` (read back with
 :func:`headstart.models.load_model`) plus ``report.json``. Nothing read from the cache may execute code:
 a model whose saved folder holds a pickle-based file (``.joblib``, ``.pkl``, ``.pickle``) is not cached, and
-such a file found in an entry is never loaded (the baseline is refitted instead).
+such a file found in an entry is never loaded (the baseline is refitted instead). Nothing read from it may
+silently change a result either: ``entry.json`` lists the sha256 of every file of the entry and is sealed
+(:mod:`headstart.sealed`); an entry whose seal, file hashes or file list do not match is refitted.
+
+Test-split predictions of a cached baseline are cached too (:func:`predict_cached`), keyed by the entry and
+the content of the items, in sealed ``$HEADSTART_CACHE/predictions/<entry>-<items>.npy`` files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -29,12 +35,14 @@ from headstart.baselines import fit_baseline
 from headstart.features import cache_root, item_key
 from headstart.io import atomic_write_json
 from headstart.models import load_model
+from headstart.sealed import read_sealed, write_sealed
 from headstart.strategies.base import TransferTask
 
-__all__ = ["UNSAFE_SUFFIXES", "baseline_key", "cached_fit_baseline"]
+__all__ = ["UNSAFE_SUFFIXES", "baseline_key", "cached_fit_baseline", "predict_cached"]
 
 FORMAT = 1
 UNSAFE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+ENTRY_FILE = "entry.json"
 
 
 def _version() -> str:
@@ -69,9 +77,26 @@ def _unsafe(folder: Path) -> bool:
     return any(p.suffix in UNSAFE_SUFFIXES for p in folder.rglob("*"))
 
 
+def _file_hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in (ENTRY_FILE, ENTRY_FILE + ".mac")
+    }
+
+
+def _intact(entry: Path) -> bool:
+    """The entry's sealed file list matches its files, byte for byte."""
+    listed = read_sealed(entry / ENTRY_FILE)
+    try:
+        return listed is not None and json.loads(listed) == {"key": entry.name, "files": _file_hashes(entry)}
+    except (ValueError, OSError):
+        return False
+
+
 def _load(entry: Path) -> tuple[FittedModel, dict[str, Any]] | None:
     model_dir, report_file = entry / "model", entry / "report.json"
-    if not report_file.is_file() or not model_dir.is_dir() or _unsafe(model_dir):
+    if not report_file.is_file() or not model_dir.is_dir() or _unsafe(model_dir) or not _intact(entry):
         return None
     try:
         report = json.loads(report_file.read_text())
@@ -82,12 +107,14 @@ def _load(entry: Path) -> tuple[FittedModel, dict[str, Any]] | None:
 
 
 def _store(entry: Path, model: FittedModel, report: dict[str, Any]) -> None:
+    """Write the entry in a temporary folder, list and seal its files, then move it into place."""
     tmp = entry.parent / f".tmp-{uuid.uuid4().hex}"
     try:
         model.save(tmp / "model")
         if _unsafe(tmp / "model"):
             return
         atomic_write_json(tmp / "report.json", report)
+        write_sealed(tmp / ENTRY_FILE, json.dumps({"key": entry.name, "files": _file_hashes(tmp)}).encode())
         os.replace(tmp, entry)  # atomic: readers see a whole entry or none
     except (OSError, TypeError, ValueError):
         pass  # read-only or full cache, or another process stored it first: the fit itself is unaffected
@@ -102,11 +129,44 @@ def cached_fit_baseline(
     were fitted before (``report["cached"]`` is then True)."""
     if os.environ.get("HEADSTART_BASELINE_CACHE", "1") == "0":
         return fit_baseline(kind, task)
-    entry = (root or cache_root()) / "baselines" / baseline_key(kind, task)
+    key = baseline_key(kind, task)
+    entry = (root or cache_root()) / "baselines" / key
     hit = _load(entry)
-    if hit is not None:
-        return hit
-    model, report = fit_baseline(kind, task)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    _store(entry, model, report)
-    return model, report
+    if hit is None:
+        model, report = fit_baseline(kind, task)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        _store(entry, model, report)
+        if not _intact(entry):  # not stored (read-only cache, unsafe format): no predictions cache either
+            return model, report
+        hit = model, report
+    hit[0].cache_key = key  # type: ignore[attr-defined]  # read by predict_cached
+    return hit
+
+
+def predict_cached(model: FittedModel, items: Any, modality: str, *, root: Path | None = None) -> np.ndarray:
+    """``model.predict_proba(items)``, answered from a sealed cache file for a cached baseline
+    (:func:`cached_fit_baseline`) that already predicted these exact items; other models just predict."""
+    key = getattr(model, "cache_key", None)
+    if key is None or os.environ.get("HEADSTART_BASELINE_CACHE", "1") == "0":
+        return model.predict_proba(items)
+    h = hashlib.sha256()
+    for item in items:
+        h.update(item_key(item, modality))
+    path = (root or cache_root()) / "predictions" / f"{key}-{h.hexdigest()[:32]}.npy"
+    data = read_sealed(path)
+    if data is not None:
+        try:
+            out = np.load(io.BytesIO(data), allow_pickle=False)
+            if out.ndim == 2 and len(out) == len(items):
+                return np.asarray(out)
+        except ValueError:
+            pass
+    proba = model.predict_proba(items)
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(proba), allow_pickle=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_sealed(path, buf.getvalue())
+    except OSError:
+        pass
+    return proba

@@ -7,6 +7,12 @@ or dimension, or that holds non-finite values is deleted with a warning and its 
 catches damage; a crafted shard with a matching name but wrong vectors is caught by ``spot_check`` (the
 caller re-embeds one cached item per shard and drops shards that disagree).
 
+Seals: a shard this user's headstart wrote (``put``, or a compaction of sealed shards only) gets a sidecar
+``emb-<sha256>.mac``: HMAC-SHA256 over the cache folder name and the shard name, with a key kept outside the
+cache (:mod:`headstart.sealed`). A shard whose seal verifies was written by a holder of that key and
+needs no spot check, so a second fit on cached embeddings loads no backbone; a shard without a valid seal
+(written by someone else, copied from another folder, or with a seal of another shard) is spot-checked.
+
 Concurrency: new shards get unique names and are written atomically, so writers never collide;
 compaction (merging shards once there are more than ``MAX_SHARDS``) runs under an exclusive ``fcntl`` lock
 on ``<folder>/.lock``, re-reads the shards from disk inside the lock and deletes only the shards it merged,
@@ -25,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from headstart.io import atomic_write_bytes
+from headstart.io import atomic_write_bytes, atomic_write_text
+from headstart.sealed import sign, verify
 
 __all__ = ["MAX_SHARDS", "EmbeddingCache", "relative_error"]
 
@@ -75,6 +82,24 @@ class EmbeddingCache:
         self.dim = dim
         self._index: dict[bytes, np.ndarray] | None = None
         self._shard_of: dict[bytes, str] = {}
+        self._sealed: set[str] = set()
+
+    def _seal(self, shard: Path) -> None:  # the shard name holds its content hash: sealing the name seals the bytes
+        seal = sign(f"{self.folder.name}/{shard.name}")
+        if seal is not None:
+            atomic_write_text(shard.with_suffix(".mac"), seal)
+            self._sealed.add(shard.name)
+
+    def _verify(self, shard: Path) -> bool:
+        try:
+            return verify(f"{self.folder.name}/{shard.name}", shard.with_suffix(".mac").read_text())
+        except (OSError, UnicodeDecodeError):
+            return False
+
+    def is_sealed(self, name: str) -> bool:
+        """Whether shard ``name`` carries this user's valid seal (written by this user's headstart)."""
+        self._load()
+        return name in self._sealed
 
     def _read_shard(self, shard: Path) -> tuple[np.ndarray, np.ndarray] | None:
         """(keys, emb) of a valid shard; None (after deleting it, with a warning) for a damaged one."""
@@ -120,6 +145,8 @@ class EmbeddingCache:
                 read = self._read_shard(shard)
                 if read is None:
                     continue
+                if self._verify(shard):
+                    self._sealed.add(shard.name)
                 for k, e in zip((k.tobytes() for k in read[0]), read[1], strict=True):
                     self._index[k] = e
                     self._shard_of[k] = shard.name
@@ -146,7 +173,7 @@ class EmbeddingCache:
         if not len(keys):
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._write(keys, emb)
+        self._seal(self._write(keys, emb))
         index = self._load()
         for k, e in zip(keys, emb, strict=True):
             index[k] = e
@@ -165,15 +192,20 @@ class EmbeddingCache:
             if len(shards) <= 1:
                 return
             merged: dict[bytes, np.ndarray] = {}
+            all_sealed = True
             for shard in shards:
                 read = self._read_shard(shard)
                 if read is not None:
                     merged.update(zip((k.tobytes() for k in read[0]), read[1], strict=True))
+                    all_sealed = all_sealed and self._verify(shard)
             if not merged:
                 return
             keys = list(merged)
             new = self._write(keys, np.stack([merged[k] for k in keys]))
+            if all_sealed:  # never seal vectors that came from an unsealed (unverified) shard
+                self._seal(new)
             for shard in shards:
                 if shard != new:
                     shard.unlink(missing_ok=True)
-        self._index, self._shard_of = None, {}
+                    shard.with_suffix(".mac").unlink(missing_ok=True)
+        self._index, self._shard_of, self._sealed = None, {}, set()

@@ -84,11 +84,12 @@ def spot_check(
     items: Sequence[Any],
     run: Callable[[Sequence[Any], str], np.ndarray],
 ) -> list[np.ndarray | None]:
-    """Re-embed one cached item per shard; drop every shard whose vector disagrees (its hits become misses)."""
+    """Re-embed one cached item per unsealed shard; drop every shard whose vector disagrees (its hits become
+    misses). Shards sealed by this user (:class:`headstart.embedding_cache.EmbeddingCache`) are not re-checked."""
     probe: dict[str, int] = {}
     for i, f in enumerate(found):
         shard = store.shard_of(keys[i]) if f is not None else None
-        if shard is not None:
+        if shard is not None and not store.is_sealed(shard):
             probe.setdefault(shard, i)
     if not probe:
         return found
@@ -102,6 +103,18 @@ def spot_check(
     if not bad:
         return found
     return store.get(keys)
+
+
+def _needs_encoder(store: EmbeddingCache, keys: Sequence[bytes], found: list[np.ndarray | None]) -> bool:
+    """Whether some item is missing or sits in an unsealed shard (to spot-check): only then is the backbone
+    (or its ONNX graph) needed."""
+    for k, f in zip(keys, found, strict=True):
+        if f is None:
+            return True
+        shard = store.shard_of(k)
+        if shard is not None and not store.is_sealed(shard):
+            return True
+    return False
 
 
 @dataclass
@@ -200,7 +213,7 @@ def extract(
         return emb, ExtractStats(n, 0, n, dt, n / max(dt, 1e-9), False, backend_id)
     keys = [item_key(it, encoder.spec.modality) for it in items_seq]
     found = store.get(keys)
-    if n and use_onnx:  # the runner also re-embeds the spot-checked items
+    if n and use_onnx and _needs_encoder(store, keys, found):  # the runner also re-embeds spot-checked items
         encoder = _materialized(encoder)  # a lazy backbone (headstart.backbones.lazy) loads its weights here
         runner = get_onnx_encoder(encoder, items_seq[:8], precision=precision)
         if runner is None:  # export or parity failed (warned): torch, in the torch namespace

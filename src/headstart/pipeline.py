@@ -19,7 +19,7 @@ import numpy as np
 
 from headstart.artifacts import FittedModel
 from headstart.backbones import check_license, get_spec
-from headstart.baseline_cache import cached_fit_baseline
+from headstart.baseline_cache import cached_fit_baseline, predict_cached
 from headstart.baselines import check_baseline
 from headstart.baselines.prior import MajorityClass
 from headstart.config import FitConfig
@@ -346,7 +346,7 @@ def score_arms(
     arms = []
     for name, role, model in (("transfer", "transfer", transfer), ("scratch", "baseline", baseline)):
         with timer(f"{'transfer' if role == 'transfer' else 'baseline'}_predict_test"):
-            proba = model.predict_proba(test_items)
+            proba = predict_cached(model, test_items, task.modality)  # plain predict_proba unless a cached baseline
         arms.append(
             Arm(
                 name,

@@ -21,11 +21,14 @@ SIDE_FOLDERS = {"transfer": "model", "baseline": "baseline", "stack": "stack"}
 def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedModel, dict[str, Any], dict[str, Any]]:
     """(model, config, metrics) of the side a run shipped, or of ``side``."""
     config, metrics = load_run(run_dir)
-    if metrics.get("kind") == "adaptation":
-        raise HeadstartError(
-            f"{run_dir} is a domain-adaptation study: it compares methods but saves no model yet; fit the "
-            "chosen method on your data with `headstart fit` to get a model to predict with"
-        )
+    kind = metrics.get("kind")
+    if kind in ("adaptation", "generalization"):
+        if kind == "generalization" or not (Path(run_dir) / "model").is_dir():  # a study without a saved model
+            raise HeadstartError(
+                f"{run_dir} is a domain-{kind} study: it compares methods but saves no model yet; fit the chosen "
+                "method on your data with `headstart fit` (or adapt with --strategy partial) to predict with"
+            )
+        side = "transfer"  # a deep adaptation run saves the model it shipped in model/
     side = side or metrics.get("shipped", {}).get("side", "transfer")
     if side not in SIDE_FOLDERS:
         raise HeadstartError(f"unknown side {side!r}; choose {', '.join(SIDE_FOLDERS)}")

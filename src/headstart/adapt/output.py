@@ -13,8 +13,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from headstart.adapt.deep_run import adapt_any, check_resume, save_shipped, validate
 from headstart.adapt.domains import load_domain, parse_class_map
-from headstart.adapt.run import AdaptConfig, adapt_run
+from headstart.adapt.run import AdaptConfig
 from headstart.data.unlabeled import load_unlabeled
 from headstart.io import atomic_write_json, atomic_write_text
 from headstart.outputs import package_versions
@@ -38,24 +39,39 @@ def run_adaptation(
     seed: int = 0,
     overwrite: bool = False,
     echo: Callable[[str], None] | None = None,
+    strategy: str = "linear-probe",
+    options: dict[str, Any] | None = None,
+    image_size: int | None = None,
+    resume: bool = False,
+    max_source: int | None = 5000,
+    max_unlabeled: int | None = None,
 ) -> dict[str, Any]:
-    """Fit source-only and every adapted arm on the same target test items; write the run folder at ``out``."""
-    RunDir.check(out, overwrite=overwrite, resume=False)
+    """Fit source-only and every adapted arm on the same target test items; write the run folder at ``out``.
+    With a deep ``strategy`` (partial / finetune / lora) each arm checkpoints in the partial folder and
+    ``resume`` continues an interrupted run (same arguments)."""
+    RunDir.check(out, overwrite=overwrite, resume=resume)
+    cfg = AdaptConfig(methods=methods, labels_per_class=labels_per_class, backbone=backbone, seed=seed,
+                      max_test=max_test, strategy=strategy, options=dict(options or {}),
+                      image_size=image_size, max_source=max_source, max_unlabeled=max_unlabeled)  # fmt: skip
+    validate(cfg)  # a wrong --adapt / --strategy pair fails before any data is loaded
     kw = {"text_column": text_column} if text_column else {}
     src = load_domain(source, **kw)
     tgt = load_domain(target, **kw)
     extra = load_unlabeled(unlabeled, modality=tgt.modality, text_column=text_column)[1] if unlabeled else None
-    cfg = AdaptConfig(methods=methods, labels_per_class=labels_per_class, backbone=backbone, seed=seed,
-                      max_test=max_test)  # fmt: skip
-    with RunDir.open(out, overwrite=overwrite) as rundir:
+    with RunDir.open(out, overwrite=overwrite, resume=resume) as rundir:
         config = {"kind": "adaptation", "target": target, "source": source, "unlabeled": unlabeled,
                   "class_map": class_map, **asdict(cfg), "versions": package_versions(),
                   "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
+        if resume:
+            check_resume(rundir.work / "config.json", config)
         atomic_write_json(rundir.work / "config.json", config)
-        r = adapt_run(src, tgt, cfg, unlabeled=extra, class_map=parse_class_map(class_map), echo=echo)
+        r = adapt_any(src, tgt, cfg, unlabeled=extra, class_map=parse_class_map(class_map), echo=echo,
+                      work_dir=rundir.work / "checkpoints", resume=resume)  # fmt: skip
+        save_shipped(r, rundir.work)
         adaptation = {**r.metrics(), "projection": r.projection}
         doc = {"kind": "adaptation", "adaptation": adaptation, "arms": adaptation["arms"],
-               "comparisons": r.verdicts, "data": {"source": target, "classes": r.classes}}  # fmt: skip
+               "comparisons": r.verdicts, "data": {"source": target, "classes": r.classes,
+               "modality": tgt.modality}}  # fmt: skip
         png = projection_png(r.projection, rundir.work / "projection.png")
         uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
         atomic_write_text(rundir.work / "report.html", _page(target, source, adaptation, doc, uri))

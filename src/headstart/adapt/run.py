@@ -52,6 +52,9 @@ class AdaptConfig:
     baseline: str = "auto"
     shift_perm: int = 200
     progress: bool = False
+    strategy: str = "linear-probe"  # partial / finetune / lora: deep methods (headstart.adapt.deep_run)
+    options: dict[str, Any] = field(default_factory=dict)  # deep: strategy hyper-parameters (epochs, lr, ...)
+    max_unlabeled: int | None = None  # deep: cap on the unlabeled target items trained on
 
 
 @dataclass
@@ -184,6 +187,8 @@ def adapt_run(
     t0 = time.perf_counter()
     methods = list(METHODS) if cfg.methods == ["auto"] else list(cfg.methods)
     for m in methods:
+        if m in ("dann", "cdan"):
+            raise HeadstartError(f"--adapt {m} trains the backbone: add --strategy partial, finetune or lora")
         if m not in METHODS:
             raise HeadstartError(f"--adapt: unknown embedding method {m!r}; choose auto or {', '.join(METHODS)}")
     classes = list(target.classes) if target is not None else list(source.classes)

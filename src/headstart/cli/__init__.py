@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from headstart.cli import adapt, after, run, select, ship  # noqa: F401  (register the commands)
+from headstart.cli import adapt, after, generalize, run, select, ship  # noqa: F401  (register the commands)
 from headstart.cli._app import app
 
 __all__ = ["app", "main"]

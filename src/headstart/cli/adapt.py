@@ -23,16 +23,25 @@ def adapt(
     labels_per_class: Annotated[int, typer.Option(help="K labeled target items per class for training (0 = none)")] = 0,
     class_map: Annotated[str | None, typer.Option(help="rename source classes: old=new,...")] = None,
     backbone: str | None = None,
+    strategy: Annotated[
+        str, typer.Option(help="linear-probe (embedding methods), or partial / finetune / lora (dann, cdan, ...)")
+    ] = "linear-probe",
+    epochs: Annotated[int | None, typer.Option(help="deep strategies: training epochs")] = None,
+    image_size: Annotated[int | None, typer.Option(help="input resolution for image backbones")] = None,
     text_column: str | None = None,
     max_test: int = 1000,
+    max_source: Annotated[int | None, typer.Option(help="cap on the source items used (stratified sample)")] = 5000,
+    max_unlabeled: Annotated[int | None, typer.Option(help="deep strategies: cap on unlabeled target items")] = None,
     seed: int = 0,
     overwrite: bool = False,
+    resume: Annotated[bool, typer.Option(help="deep strategies: continue the interrupted run at --out")] = False,
 ) -> None:
     """Fit source-only, each adapted method (and target-only / scratch / pooled with K > 0) on the same
     target test items; print the adaptation verdicts and what ships."""
     run_and_print(target, source, out, method=method, unlabeled=unlabeled, labels_per_class=labels_per_class,
                   class_map=class_map, backbone=backbone, text_column=text_column, max_test=max_test, seed=seed,
-                  overwrite=overwrite)  # fmt: skip
+                  overwrite=overwrite, strategy=strategy, options={"epochs": epochs}, image_size=image_size,
+                  resume=resume, max_source=max_source, max_unlabeled=max_unlabeled)  # fmt: skip
 
 
 def run_and_print(target: str, source: str, out: Path, *, method: str, **kw: Any) -> None:

@@ -205,6 +205,10 @@ def fit(
     ] = None,
     unlabeled: Annotated[str | None, typer.Option(help="with --source: unlabeled target items (folder or CSV)")] = None,
     class_map: Annotated[str | None, typer.Option(help="with --source: rename source classes, old=new,...")] = None,
+    domain_column: Annotated[
+        str | None, typer.Option(help="domain generalization: column naming each item's domain (leave-one-out)")
+    ] = None,
+    holdout_domain: Annotated[str | None, typer.Option(help="with --domain-column: the headline domain")] = None,
 ) -> None:
     """Fit transfer + a from-scratch baseline on identical splits and print the verdict.
 
@@ -213,6 +217,17 @@ def fit(
     from headstart.pipeline import fit_run
     from headstart.rundir import resume_config
 
+    if domain_column is not None or holdout_domain is not None:
+        from headstart.cli.generalize import run_and_print as generalize_and_print
+
+        if domain_column is None or source is not None:
+            raise HeadstartError(
+                "--holdout-domain needs --domain-column COL (and no --source); see headstart generalize"
+            )
+        generalize_and_print(data, out, column=domain_column, holdout=holdout_domain, backbone=backbone, seed=seed,
+                             baseline=str(baseline), text_column=text_column, overwrite=overwrite,
+                             progress=not quiet)  # fmt: skip
+        return
     if source is not None:
         from headstart.cli.adapt import run_and_print
 
@@ -220,8 +235,9 @@ def fit(
             raise HeadstartError("--source needs the TARGET data as the first argument")
         run_and_print(data, source, out, method=adapt or "auto", unlabeled=unlabeled,
                       labels_per_class=labels_per_class or 0, class_map=class_map, backbone=backbone,
-                      text_column=text_column, max_test=max_test or None, seed=seed,
-                      overwrite=overwrite)  # fmt: skip
+                      text_column=text_column, max_test=max_test or None, seed=seed, overwrite=overwrite,
+                      strategy=strategy, image_size=image_size, resume=resume,
+                      options={"epochs": epochs, "batch_size": batch_size, "lr": lr, "unfreeze": unfreeze})  # fmt: skip
         return
     if adapt or unlabeled or class_map:
         raise HeadstartError("--adapt, --unlabeled and --class-map need --source SOURCE (labeled source data)")
@@ -380,9 +396,9 @@ def report(
     from headstart.report import write_report
 
     config, metrics = load_run(run_dir)
-    if metrics.get("kind") == "adaptation":  # its page is written once, with the run (headstart.adapt.output)
+    if metrics.get("kind") in ("adaptation", "generalization"):  # its page is written once, with the run
         path = run_dir / "report.html"
-        console.print(f"{path} is the adaptation run's own page; refit with `headstart fit --source` to rebuild it")
+        console.print(f"{path} is the {metrics['kind']} run's own page; refit the study to rebuild it")
     else:
         path = write_report(run_dir, metrics, config)
         console.print(f"wrote {path}", highlight=False)

@@ -378,8 +378,9 @@ def _locate_adult() -> Path:
     )
 
 
-def adult_text(row: dict[str, Any]) -> str:
-    """One census row as text, without sex, race or relationship (a proxy for sex)."""
+def adult_text(row: dict[str, Any], *, hours: bool = True) -> str:
+    """One census row as text, without sex, race or relationship (a proxy for sex); ``hours=False`` also
+    leaves out the hours per week (a task of the multitask Adult set)."""
     parts = [f"age {row['age']}"]
     for key in ("workclass", "education", "marital_status", "occupation"):
         value = row[key]
@@ -389,7 +390,8 @@ def adult_text(row: dict[str, Any]) -> str:
         parts.append(f"capital gain {row['capital_gain']}")
     if row["capital_loss"]:
         parts.append(f"capital loss {row['capital_loss']}")
-    parts.append(f"{row['hours_per_week']} hours/week")
+    if hours:
+        parts.append(f"{row['hours_per_week']} hours/week")
     country = row["native_country"]
     if isinstance(country, str) and country not in ("", "?"):
         parts.append(country)

@@ -21,6 +21,7 @@ from headstart.data.builtin import (
     _locate_fashion,
     _package_file,
     _provenance,
+    adult_text,
 )
 from headstart.data.loaders import build_labeled
 from headstart.errors import HeadstartError
@@ -144,19 +145,7 @@ def hours_band(hours: int) -> str:
 
 def adult_multitask_text(row: dict[str, Any]) -> str:
     """Adult row as text without sex, race, relationship and without the hours (they are a task here)."""
-    parts = [f"age {row['age']}"]
-    for key in ("workclass", "education", "marital_status", "occupation"):
-        value = row[key]
-        if isinstance(value, str) and value not in ("", "?"):
-            parts.append(value)
-    if row["capital_gain"]:
-        parts.append(f"capital gain {row['capital_gain']}")
-    if row["capital_loss"]:
-        parts.append(f"capital loss {row['capital_loss']}")
-    country = row["native_country"]
-    if isinstance(country, str) and country not in ("", "?"):
-        parts.append(country)
-    return ", ".join(parts)
+    return adult_text(row, hours=False)
 
 
 def _adult() -> MultiLabeledData:

@@ -3,14 +3,24 @@ stays one self-contained file.
 
 Figures are drawn with the object API (``Figure`` + Agg canvas), never ``pyplot``: no global state, no GUI
 backend, safe to call from any thread.
+
+Drawing costs ~0.1-0.3 s a figure, most of a report's time. Each figure function is a pure function of its
+arguments, so its PNG is cached (:func:`cached_figure`) under the hash of (function, arguments, this module's
+source, matplotlib version) in sealed files (:mod:`headstart.sealed`): a rerun, or a fit that shares the
+baseline side with an earlier one, reuses identical figures; a planted or edited file is redrawn.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import io
+import json
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -25,6 +35,48 @@ VERDICT_COLORS = {"helps": "#15803d", "no-difference": "#b45309", "negative-tran
 DPI = 110
 _MPL = tuple(int(p) for p in matplotlib.__version__.split(".")[:2] if p.isdigit())
 MAX_ANNOTATED_CLASSES = 15
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"cannot key a figure on {type(x).__name__}")
+
+
+@functools.cache
+def _code_id() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes() + matplotlib.__version__.encode()).hexdigest()[:16]
+
+
+def cached_figure(fn: Callable[..., str]) -> Callable[..., str]:
+    """Cache the data URI ``fn(*args)`` returns, keyed by its arguments (``HEADSTART_PLOT_CACHE=0``: off)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        from headstart.io import cache_root
+        from headstart.sealed import read_sealed, write_sealed
+
+        if os.environ.get("HEADSTART_PLOT_CACHE", "1") == "0":
+            return fn(*args, **kwargs)
+        try:
+            spec = json.dumps([fn.__name__, _code_id(), args, kwargs], default=_plain, sort_keys=True)
+        except (TypeError, ValueError):  # an argument without a stable form: just draw
+            return fn(*args, **kwargs)
+        path = cache_root() / "figures" / f"{hashlib.sha256(spec.encode()).hexdigest()[:32]}.txt"
+        hit = read_sealed(path)
+        if hit is not None and hit.startswith(b"data:image/png;base64,"):
+            return hit.decode("ascii")
+        uri = fn(*args, **kwargs)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_sealed(path, uri.encode("ascii"))
+        except OSError:
+            pass
+        return uri
+
+    return wrapper
 
 
 def to_data_uri(fig: Figure) -> str:
@@ -63,6 +115,7 @@ def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and math.isfinite(float(x))
 
 
+@cached_figure
 def delta_plot(verdict: Mapping[str, Any]) -> str:
     """The accuracy difference (transfer - baseline) with its 95% CI, against a zero line."""
     d, lo, hi = (100 * float(verdict[k]) for k in ("delta", "ci_low", "ci_high"))
@@ -85,6 +138,7 @@ def delta_plot(verdict: Mapping[str, Any]) -> str:
     return to_data_uri(fig)
 
 
+@cached_figure
 def per_class_f1_plot(classes: Sequence[str], transfer: Mapping[str, Any], baseline: Mapping[str, Any]) -> str:
     """Grouped bars of per-class F1, transfer vs baseline."""
     names = [str(c) for c in classes]
@@ -105,6 +159,7 @@ def per_class_f1_plot(classes: Sequence[str], transfer: Mapping[str, Any], basel
     return to_data_uri(fig)
 
 
+@cached_figure
 def confusion_plot(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str) -> str:
     """A confusion matrix (rows: true class, columns: predicted), shaded by row share, annotated with counts."""
     cm = np.asarray(matrix, dtype=float)
@@ -137,6 +192,7 @@ def confusion_plot(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
     return to_data_uri(fig)
 
 
+@cached_figure
 def history_plot(history: Sequence[Mapping[str, Any]], title: str) -> str:
     """Training and validation loss per epoch, with validation accuracy on a second axis."""
     epochs = [float(h.get("epoch", i + 1)) for i, h in enumerate(history)]
@@ -170,6 +226,7 @@ def history_plot(history: Sequence[Mapping[str, Any]], title: str) -> str:
     return to_data_uri(fig)
 
 
+@cached_figure
 def reliability_plot(sides: Sequence[tuple[str, Sequence[Mapping[str, Any]], float, str]]) -> str:
     """Reliability diagram: mean confidence vs accuracy per confidence bin, one line per side.
 
@@ -200,6 +257,7 @@ def reliability_plot(sides: Sequence[tuple[str, Sequence[Mapping[str, Any]], flo
     return to_data_uri(fig)
 
 
+@cached_figure
 def audit_plot(groups: Sequence[Mapping[str, Any]], metric: str = "accuracy") -> str:
     """Grouped bars of ``metric`` per subgroup, transfer vs baseline."""
     names = [_short(str(g.get("group", "?")), 16) for g in groups]
@@ -236,6 +294,7 @@ def curve_xlabel(points: Sequence[Mapping[str, Any]]) -> str:
     return "fraction of training labels"
 
 
+@cached_figure
 def curve_plot(points: Sequence[Mapping[str, Any]]) -> str:
     """Test accuracy vs number of labels for both sides, mean ± std over seeds."""
     pts = sorted(points, key=curve_x)
@@ -265,6 +324,7 @@ def curve_plot(points: Sequence[Mapping[str, Any]]) -> str:
     return to_data_uri(fig)
 
 
+@cached_figure
 def variance_plot(deltas: Sequence[float], mode: str) -> str:
     """Per-run accuracy differences (transfer - baseline) as a strip over a box plot, against zero."""
     d = 100 * np.asarray(deltas, dtype=float)

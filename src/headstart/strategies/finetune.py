@@ -48,6 +48,8 @@ from headstart.backbones.encoder import Encoder
 from headstart.errors import HeadstartError
 from headstart.evaluation.cka import linear_cka
 from headstart.strategies.base import TransferTask, register_strategy
+from headstart.strategies.lora_adapters import lora_targets as _lora_targets  # noqa: F401 (ft._lora_targets)
+from headstart.strategies.lora_adapters import wrap_lora
 from headstart.training import TrainConfig, TrainResult, train
 from headstart.training import predict_proba as _predict_proba
 from headstart.training.trainer import layerwise_param_groups
@@ -56,7 +58,6 @@ __all__ = ["FineTunedModel", "cka_warnings", "default_hparams", "make_collate"]
 
 FROM_SCRATCH_LR = 1e-3
 HEAD_LR_MULT = 10.0
-LORA_TEXT_TARGETS = ("query", "value", "q_proj", "v_proj", "q_lin", "v_lin", "c_attn")
 CKA_LOW = 0.5  # below this, the fine-tuned representation has moved far from the pre-trained one
 
 
@@ -560,42 +561,13 @@ def fit_progressive(task: TransferTask) -> FineTunedModel:
     return _finish(task, model, "progressive", hp, history, _best_val_accuracy(result))
 
 
-def _lora_targets(model: EncoderClassifier) -> list[str]:
-    body = model.encoder.body
-    if model.encoder.modality == "text":
-        leaf = {n.rsplit(".", 1)[-1] for n, m in body.named_modules() if isinstance(m, nn.Linear)}
-        hit = [t for t in LORA_TEXT_TARGETS if t in leaf]
-        if hit:
-            return hit
-        return [n for n, m in body.named_modules() if isinstance(m, nn.Linear)]
-    return [n for n, m in body.named_modules() if isinstance(m, nn.Conv2d) and m.groups == 1]
-
-
 @register_strategy(
     "lora", "low-rank adapters (peft) + new head; saves the adapter only, pinned to the base weights", FINETUNE_OPTIONS
 )
 def fit_lora(task: TransferTask) -> FineTunedModel:
-    from peft import LoraConfig, get_peft_model
-
     hp = _hparams(task, "lora")
     model, collate = _build(task, hp)
-    targets = _lora_targets(model)
-    if not targets:
-        raise HeadstartError(f"backbone {task.backbone} has no layers peft's LoRA supports; use --strategy partial")
-    lora = {
-        "r": int(hp["lora_r"]),
-        "alpha": int(hp["lora_alpha"]),
-        "dropout": float(hp["lora_dropout"]),
-        "targets": targets,
-    }
-    cfg = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], target_modules=targets)
-    model.encoder.body = get_peft_model(model.encoder.body, cfg)
-    adapters = [(n, p) for n, p in model.encoder.body.named_parameters() if p.requires_grad]
-    opt = layerwise_param_groups(
-        [("lora", adapters), ("head", list(model.head.named_parameters()))],
-        [float(hp["lr"]), float(hp["head_lr"])],
-        float(hp["weight_decay"]),
-    )
+    opt, lora = wrap_lora(task, model, hp)
     result = _run(task, model, collate, _train_config(task, hp, hp["epochs"]), opt, desc="lora")
     return _finish(task, model, "lora", hp, result.history, _best_val_accuracy(result), lora=lora)
 

@@ -2,12 +2,14 @@
 
 Key: sha256 of the embedding matrix bytes, the labels, ``n_classes``, ``seed``, ``class_weight``, the C grid
 and the headstart version. Entries are ``$HEADSTART_CACHE/heads/<key>.npz`` holding only the head's arrays
-(:meth:`LinearHead.arrays`; read back without pickle), written atomically.
+(:meth:`LinearHead.arrays`; read back without pickle), written atomically and sealed (:mod:`headstart.sealed`):
+an entry without a valid seal (planted or edited) is not used, the head is refitted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from importlib import metadata
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from headstart.features import cache_root
-from headstart.io import atomic_write_npz
+from headstart.sealed import read_sealed, write_sealed
 from headstart.strategies.linear_head import DEFAULT_CS, LinearHead, fit_linear_head
 
 __all__ = ["cached_linear_head", "head_key"]
@@ -47,16 +49,19 @@ def cached_linear_head(
     if os.environ.get("HEADSTART_HEAD_CACHE", "1") == "0":
         return fit_linear_head(X, y, n_classes, seed=seed, class_weight=class_weight), False
     path = (root or cache_root()) / "heads" / f"{head_key(X, y, n_classes, seed, class_weight)}.npz"
-    if path.is_file():
+    data = read_sealed(path)  # None when missing, unsealed or edited
+    if data is not None:
         try:
-            with np.load(path) as z:  # allow_pickle stays False: arrays only
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:  # arrays only
                 return LinearHead.from_arrays({k: z[k] for k in z.files}), True
         except Exception:  # damaged entry: refit and overwrite
             pass
     head = fit_linear_head(X, y, n_classes, seed=seed, class_weight=class_weight)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_npz(path, **head.arrays())
+        buf = io.BytesIO()
+        np.savez(buf, **head.arrays())
+        write_sealed(path, buf.getvalue())
     except OSError:
         pass
     return head, False
