@@ -1,7 +1,10 @@
 """Extraction throughput: plain torch eager vs sentence-transformers ``encode`` vs headstart ``extract`` (ONNX
 Runtime), same inputs, same process; plus the FLOP-rate fraction of MobileNetV2 against a 2048x2048 float32
 torch matmul measured in the same run, and the downstream label agreement of a linear probe on ORT fp32 vs
-int8 text embeddings (which decides ``headstart.backends.TEXT_DEFAULT_PRECISION``).
+int8 text embeddings (which decides ``headstart.backends.TEXT_DEFAULT_PRECISION``); static int8 (QDQ) CNN
+graphs (``backend="onnx-int8"``): network rate and linear-probe accuracy vs fp32 on the same splits (which
+decides ``IMAGE_DEFAULT_PRECISION``); text tokens/s as a fraction of the fp32 ceiling (MiniLM-L6 FLOPs per
+token vs the matmul rate measured in the same process); ORT intra-op thread counts.
 
     HEADSTART_CACHE=/tmp/me-cache python benchmarks/bench_extraction.py [--images 256] [--texts 256] \
         [--probe-texts 800] [--out benchmarks/results/extraction.json]
@@ -75,7 +78,8 @@ def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
     enc = load_backbone("mobilenetv2", image_size=size)
     pix = enc.prepare(items)["pixel_values"]
     runner = get_onnx_encoder(enc, items[:8])
-    assert runner is not None, "ONNX export failed its parity check"
+    r8 = get_onnx_encoder(enc, items[:8], precision="int8")
+    assert runner is not None and r8 is not None, "ONNX export failed its parity check"
     feeds = pix.numpy()
 
     def torch_net() -> None:
@@ -95,7 +99,13 @@ def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
             runner.session.run(None, {"pixel_values": feeds[i : i + 64]})
 
     net = {"torch_eager": best_time(torch_net, repeat), "torch_channels_last": best_time(torch_cl_net, repeat)}
+
+    def ort8_net() -> None:
+        for i in range(0, n, 64):
+            r8.session.run(None, {"pixel_values": feeds[i : i + 64]})
+
     net["onnx_fp32"] = best_time(ort_net, repeat)
+    net["onnx_int8_static"] = best_time(ort8_net, repeat)
     e2e = {
         "torch_eager": best_time(lambda: embed(enc, items, progress=False), repeat),
         "headstart_extract_onnx": best_time(
@@ -103,6 +113,9 @@ def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
         ),
         "headstart_extract_torch": best_time(
             lambda: extract(enc, items, cache=False, progress=False, backend="torch", device="cpu"), repeat
+        ),
+        "headstart_extract_onnx_int8": best_time(
+            lambda: extract(enc, items, cache=False, progress=False, backend="onnx-int8", device="cpu"), repeat
         ),
     }
     ref = embed(enc, items, progress=False)
@@ -116,6 +129,7 @@ def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
         "network_only_img_per_s": {k: n / v for k, v in net.items()},
         "end_to_end_img_per_s": {k: n / v for k, v in e2e.items()},
         "gflops_onnx_network": 2 * macs * n / net["onnx_fp32"] / 1e9,
+        "gflops_equiv_onnx_int8_network": 2 * macs * n / net["onnx_int8_static"] / 1e9,
         "gflops_torch_eager_network": 2 * macs * n / net["torch_eager"] / 1e9,
         "min_cosine_onnx_vs_torch": float(cos.min()),
     }
@@ -123,7 +137,7 @@ def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
 
 def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
     from headstart.backbones import load_backbone, locate_weights
-    from headstart.backends import get_onnx_encoder
+    from headstart.backends import OnnxEncoder, get_onnx_encoder
     from headstart.data import load_data
     from headstart.features import embed
     from headstart.strategies.linear_head import fit_linear_head
@@ -138,10 +152,13 @@ def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
     r32 = get_onnx_encoder(enc, texts[:8], precision="fp32")
     r8 = get_onnx_encoder(enc, texts[:8], precision="int8")
     assert r32 is not None and r8 is not None
-    out: dict[str, Any] = {"n_texts": n}
+    r32_1 = OnnxEncoder(enc, r32.path, "fp32", threads=1)
+    _, lengths = r32._tokenize(texts)
+    out: dict[str, Any] = {"n_texts": n, "n_tokens": int(lengths.sum()), "mflop_per_token": MINILM_MFLOP_PER_TOKEN}
     speeds = {
         "torch_eager_length_sorted": best_time(lambda: embed(enc, texts, progress=False), repeat),
         "onnx_fp32": best_time(lambda: r32.embed(texts), repeat),
+        "onnx_fp32_1_thread": best_time(lambda: r32_1.embed(texts), repeat),
         "onnx_int8": best_time(lambda: r8.embed(texts), repeat),
     }
     try:
@@ -157,6 +174,7 @@ def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
     except Exception as exc:  # pragma: no cover - optional
         out["sentence_transformers_error"] = f"{type(exc).__name__}: {exc}"
     out["texts_per_s"] = {k: n / v for k, v in speeds.items()}
+    out["tokens_per_s"] = {k: int(lengths.sum()) / v for k, v in speeds.items()}
     base = out["texts_per_s"].get("sentence_transformers_encode", out["texts_per_s"]["torch_eager_length_sorted"])
     out["ratio_vs_st_encode"] = {k: v / base for k, v in out["texts_per_s"].items()}
 
@@ -169,11 +187,16 @@ def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
         "onnx_fp32": r32.embed(probe_texts),
         "onnx_int8": r8.embed(probe_texts),
     }
-    preds, accs = {}, {}
+    preds, accs, cs, fixed = {}, {}, {}, {}
     for k, e in embs.items():
         head = fit_linear_head(e[tr], y_all[:probe_n][tr], len(data.classes), seed=0)
         preds[k] = head.predict_proba(e[te]).argmax(1)
         accs[k] = float((preds[k] == y_all[:probe_n][te]).mean())
+        cs[k] = head.C
+    for k, e in embs.items():  # the same C as the fp32 probe: isolates the embedding change from C's choice
+        c = cs["onnx_fp32"]
+        head = fit_linear_head(e[tr], y_all[:probe_n][tr], len(data.classes), seed=0, Cs=(c, c))
+        fixed[k] = head.predict_proba(e[te]).argmax(1)
 
     def cos(a: np.ndarray, b: np.ndarray) -> float:
         return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
@@ -185,9 +208,64 @@ def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
         "agreement_fp32_vs_torch": float((preds["onnx_fp32"] == preds["torch"]).mean()),
         "agreement_int8_vs_fp32": float((preds["onnx_int8"] == preds["onnx_fp32"]).mean()),
         "agreement_int8_vs_torch": float((preds["onnx_int8"] == preds["torch"]).mean()),
+        "C_chosen_by_cv": cs,
+        "agreement_int8_vs_fp32_same_C": float((fixed["onnx_int8"] == fixed["onnx_fp32"]).mean()),
         "min_cosine_fp32_vs_torch": cos(embs["onnx_fp32"], embs["torch"]),
         "min_cosine_int8_vs_torch": cos(embs["onnx_int8"], embs["torch"]),
     }
+    return out
+
+
+MINILM_MFLOP_PER_TOKEN = 2 * 6 * (4 * 384 * 384 + 2 * 384 * 1536) / 1e6  # 6 layers, weight matmuls only
+
+
+def bench_int8_probe(backbone: str, dataset: str, size: int, n_train: int, n_test: int) -> dict[str, Any]:
+    """Linear-probe accuracy on fp32 vs static-int8 embeddings, same split (train items first, seed 0)."""
+    from headstart.backbones import load_backbone
+    from headstart.data import load_data
+    from headstart.features import extract
+    from headstart.strategies.linear_head import fit_linear_head
+
+    data = load_data(dataset)
+    pick = np.random.default_rng(0).permutation(len(data.y))[: n_train + n_test]
+    items, y = [data.items[i] for i in pick], data.y[pick]
+    enc = load_backbone(backbone, image_size=size)
+    tr, te = np.arange(n_train), np.arange(n_train, len(pick))
+    res: dict[str, Any] = {"backbone": backbone, "dataset": dataset, "n_train": n_train, "n_test": len(te)}
+    preds = {}
+    embs = {}
+    for prec in ("fp32", "int8"):
+        e, _ = extract(enc, items, cache=False, progress=False, backend=f"onnx-{prec}", device="cpu")
+        head = fit_linear_head(e[tr], y[tr], len(data.classes), seed=0)
+        preds[prec], embs[prec] = head.predict_proba(e[te]).argmax(1), e
+        res[f"accuracy_{prec}"] = float((preds[prec] == y[te]).mean())
+    cos = (embs["fp32"] * embs["int8"]).sum(1) / np.linalg.norm(embs["fp32"], axis=1)
+    cos /= np.linalg.norm(embs["int8"], axis=1)
+    res["accuracy_drop_points"] = 100 * (res["accuracy_fp32"] - res["accuracy_int8"])
+    res["agreement"] = float((preds["fp32"] == preds["int8"]).mean())
+    res["min_cosine"], res["mean_cosine"] = float(cos.min()), float(cos.mean())
+    return res
+
+
+def bench_int8_speed(backbone: str, n: int, size: int, repeat: int) -> dict[str, Any]:
+    from headstart.backbones import load_backbone
+    from headstart.backends import get_onnx_encoder
+    from headstart.data import load_data
+
+    items = list(load_data("builtin:digits").items[:n])
+    enc = load_backbone(backbone, image_size=size)
+    pix = enc.prepare(items)["pixel_values"].numpy()
+    out = {}
+    for prec in ("fp32", "int8"):
+        r = get_onnx_encoder(enc, items[:8], precision=prec)
+        assert r is not None
+
+        def net(r: Any = r) -> None:
+            for i in range(0, n, 64):
+                r.session.run(None, {"pixel_values": pix[i : i + 64]})
+
+        out[f"img_per_s_{prec}"] = n / best_time(net, repeat)
+    out["int8_speedup"] = out["img_per_s_int8"] / out["img_per_s_fp32"]
     return out
 
 
@@ -198,6 +276,9 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=256)
     ap.add_argument("--probe-texts", type=int, default=800)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--int8-probe-train", type=int, default=300, help="0 skips the static int8 CNN probe")
+    ap.add_argument("--int8-probe-test", type=int, default=600)
+    ap.add_argument("--only-int8-cnn", action="store_true", help="rerun only the static int8 CNN section")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/extraction.json"))
     args = ap.parse_args()
     import onnxruntime
@@ -211,11 +292,31 @@ def main() -> None:
             "platform": platform.platform(),
         }
     }
-    res["matmul_gflops_before"] = matmul_gflops()
-    res["images"] = bench_images(args.images, args.image_size, args.repeat)
-    res["text"] = bench_text(args.texts, args.probe_texts, args.repeat)
-    res["matmul_gflops_after"] = matmul_gflops()
+    if args.only_int8_cnn and args.out.exists():  # refresh that section of an earlier full run's JSON
+        res = {**json.loads(args.out.read_text()), "machine_int8_cnn": res["machine"]}
+    res["load_average_before"] = os.getloadavg()
+    if not args.only_int8_cnn:
+        res["matmul_gflops_before"] = matmul_gflops()
+        res["images"] = bench_images(args.images, args.image_size, args.repeat)
+        res["text"] = bench_text(args.texts, args.probe_texts, args.repeat)
+        res["matmul_gflops_after"] = matmul_gflops()
     rate = max(res["matmul_gflops_before"], res["matmul_gflops_after"])
+    tps = res["text"]["tokens_per_s"]
+    res["text"]["fp32_ceiling_tokens_per_s"] = rate * 1e3 / MINILM_MFLOP_PER_TOKEN
+    res["text"]["fraction_of_fp32_ceiling"] = {k: v / res["text"]["fp32_ceiling_tokens_per_s"] for k, v in tps.items()}
+    if args.int8_probe_train:
+        res["int8_static_cnn"] = {
+            "speed": {
+                bb: bench_int8_speed(bb, args.images, args.image_size, args.repeat)
+                for bb in ("mobilenetv2", "efficientnet-lite0")
+            },
+            "probe": [
+                bench_int8_probe(bb, ds, args.image_size, args.int8_probe_train, args.int8_probe_test)
+                for bb in ("mobilenetv2", "efficientnet-lite0")
+                for ds in ("builtin:digits", "builtin:fashion-mnist", "builtin:mnist5k")
+            ],
+        }
+    res["load_average_after"] = os.getloadavg()
     img = res["images"]
     img["flop_rate_fraction_onnx"] = img["gflops_onnx_network"] / rate
     e2e = img["end_to_end_img_per_s"]

@@ -177,11 +177,12 @@ def extract(
 ) -> tuple[np.ndarray, ExtractStats]:
     """Embeddings ``[N, D]`` for ``items``, computing only those missing from the cache.
 
-    ``backend``: ``"torch"``, ``"onnx"`` (ONNX Runtime, see :mod:`headstart.backends`) or ``"auto"`` (ONNX
+    ``backend``: ``"torch"``, ``"onnx"`` (ONNX Runtime, see :mod:`headstart.backends`; ``"onnx-fp32"`` /
+    ``"onnx-int8"`` name the precision, int8 being opt-in) or ``"auto"`` (ONNX
     Runtime on the CPU when it is installed and the weights are pinned; torch otherwise, or if the export
-    fails its parity check). ``HEADSTART_BACKEND=torch`` turns auto into torch.
+    fails its parity check). ``HEADSTART_BACKEND=torch`` turns auto into torch, ``=onnx-int8`` into int8.
     """
-    from headstart.backends import default_precision, get_onnx_encoder, resolve_backend
+    from headstart.backends import get_onnx_encoder, resolve_backend, resolve_precision
 
     t0 = time.perf_counter()
     if device is None:
@@ -192,7 +193,8 @@ def extract(
         items_seq = items
     n = len(items_seq)
     use_onnx = resolve_backend(encoder, backend, device) == "onnx"
-    backend_id = f"onnx-{default_precision(encoder)}" if use_onnx else "torch"
+    precision = resolve_precision(encoder, backend)
+    backend_id = f"onnx-{precision}" if use_onnx else "torch"
     runner: Any = None
 
     def run(sub: Sequence[Any], desc: str) -> np.ndarray:
@@ -204,7 +206,7 @@ def extract(
     if store is None:
         encoder = _materialized(encoder)
         if use_onnx and n:
-            runner = get_onnx_encoder(encoder, items_seq[:8], precision=default_precision(encoder))
+            runner = get_onnx_encoder(encoder, items_seq[:8], precision=precision)
             backend_id = runner.backend_id if runner is not None else "torch"
         emb = run(items_seq, "embedding")
         dt = time.perf_counter() - t0
@@ -213,7 +215,7 @@ def extract(
     found = store.get(keys)
     if n and use_onnx and _needs_encoder(store, keys, found):  # the runner also re-embeds spot-checked items
         encoder = _materialized(encoder)  # a lazy backbone (headstart.backbones.lazy) loads its weights here
-        runner = get_onnx_encoder(encoder, items_seq[:8], precision=default_precision(encoder))
+        runner = get_onnx_encoder(encoder, items_seq[:8], precision=precision)
         if runner is None:  # export or parity failed (warned): torch, in the torch namespace
             backend_id = "torch"
             store = cache_for(encoder, cache_dir, backend=backend_id)

@@ -56,5 +56,15 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="print the headstart version and exit"
     ),
+    backend: str = typer.Option(
+        "", "--backend", help="feature extraction: auto, torch, onnx, onnx-fp32 or onnx-int8 (int8: opt-in)"
+    ),
 ) -> None:
     """Transfer learning for small labeled datasets, always judged against a from-scratch baseline."""
+    if backend:
+        from headstart.backend_choice import use_backend
+
+        try:
+            use_backend(backend)
+        except HeadstartError as e:
+            raise typer.BadParameter(str(e)) from None
