@@ -59,17 +59,18 @@ def test_auto_picks_by_cv_and_records_why(rotten: LabeledData, tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_blend_beats_tfidf_out_of_fold_on_reviews(rotten: LabeledData) -> None:
-    """On review sentiment (meaning, not keywords) TF-IDF alone is weak with 32 labels per class: the blend
-    with the frozen MiniLM probe wins out of fold by more items than it loses, on the labeled items alone."""
-    splits = make_splits(rotten.y, seed=0, labels_per_class=32, max_test=10)
+def test_blend_beats_both_single_models_out_of_fold_on_reviews(rotten: LabeledData) -> None:
+    """Review sentiment with 64 labels per class: on the 128 labeled items alone (5-fold OOF) the blend of the
+    frozen MiniLM probe and TF-IDF is right on more items than either single model, so it ships."""
+    splits = make_splits(rotten.y, seed=0, labels_per_class=64, max_test=10)
     task = _task(rotten, splits, 0)
-    get_strategy("fewshot-text")(task)
+    model = get_strategy("fewshot-text")(task)
     notes = task.notes["fewshot_text"]
     acc = notes["cv_accuracy"]
-    assert acc["blend"] > acc["tfidf"] + 0.05, acc
-    assert notes["paired"]["tfidf"]["losses"] > notes["paired"]["tfidf"]["wins"], notes["paired"]
-    assert notes["chosen"] != "tfidf", notes["why"]
+    assert acc["blend"] > max(acc["probe"], acc["tfidf"]), acc
+    for single in ("probe", "tfidf"):
+        assert notes["paired"][single]["losses"] > notes["paired"][single]["wins"], notes["paired"]
+    assert model.chosen == "blend", notes["why"]
 
 
 def test_choose_keeps_the_blend_unless_a_model_is_significantly_better() -> None:
