@@ -1,6 +1,9 @@
 """``--strategy auto``: the data-aware advisor's call, kept inside what this machine can train.
 
-1. Ask the data-aware advisor (:func:`headstart.advise.data_aware.auto_strategy`): labels per class measured
+0. First-match rules of :data:`CHEAP_FIRST` (a table): few-shot text, or text without a GPU, goes to
+   ``fewshot-text`` (probe, TF-IDF or their stack, picked by CV on the labeled items: seconds on a CPU, and
+   measured at or above SetFit in benchmarks/results/fewshot.md).
+1. Otherwise ask the data-aware advisor (:func:`headstart.advise.data_aware.auto_strategy`): labels per class measured
    on the labeled split, compute measured on this machine, similarity measured as a proxy A-distance
    between the target's embeddings and a reference sample of the backbone's source domain.
 2. Guard the call with the cost rule :func:`choose_auto` (below): with fewer than
@@ -11,6 +14,8 @@
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -23,6 +28,33 @@ from headstart.strategies import STRATEGIES
 FROZEN = ("linear-probe",)
 
 
+def _few_text(data: LabeledData, per_class: int, cuda: bool) -> bool:
+    return (
+        data.modality == "text" and data.task == "classification" and (per_class < FULL_FINETUNE_PER_CLASS or not cuda)
+    )
+
+
+# (applies, strategy, why): the first row that applies decides before the advisor runs.
+CHEAP_FIRST: tuple[tuple[Callable[[LabeledData, int, bool], bool], str, str], ...] = (
+    (
+        _few_text,
+        "fewshot-text",
+        "{per_class} labels per class of text{gpu}: the frozen MiniLM probe, TF-IDF and their stack are each fitted "
+        "in seconds and cross-validation on the labeled items picks one (it matched or beat SetFit in "
+        "benchmarks/results/fewshot.md at a fraction of its time)",
+    ),
+)
+
+
+def cheap_first(data: LabeledData, per_class: int) -> tuple[str, str] | None:
+    """The first :data:`CHEAP_FIRST` row that applies, as (strategy, why), or None."""
+    cuda = torch.cuda.is_available()
+    for applies, strategy, why in CHEAP_FIRST:
+        if strategy in STRATEGIES and applies(data, per_class, cuda):
+            return strategy, why.format(per_class=per_class, gpu="" if cuda else " and no GPU")
+    return None
+
+
 def choose_strategy(
     data: LabeledData, splits: Splits, backbone: str, *, image_size: int | None = None, seed: int = 0
 ) -> tuple[str, str]:
@@ -30,6 +62,9 @@ def choose_strategy(
     labeled = np.concatenate([splits.train, splits.val])
     counts = np.bincount(data.y[labeled], minlength=len(data.classes))
     per_class = int(counts.min())
+    first = cheap_first(data, per_class)
+    if first is not None:
+        return first
     rule_choice, rule_why = choose_auto(data, splits, backbone)
     try:
         from headstart.advise.data_aware import auto_strategy

@@ -1,6 +1,6 @@
 """Transfer strategies by name. Importing this package registers every built-in strategy."""
 
-from headstart.strategies import contrastive, finetune, linear_probe, ridge_probe, row_text
+from headstart.strategies import contrastive, fewshot_text, finetune, linear_probe, ridge_probe, row_text
 from headstart.strategies.base import (
     DESCRIPTIONS,
     OPTION_KEYS,
@@ -18,6 +18,7 @@ __all__ = [
     "TransferTask",
     "check_options",
     "contrastive",
+    "fewshot_text",
     "finetune",
     "get_strategy",
     "linear_probe",
