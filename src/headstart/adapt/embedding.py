@@ -17,6 +17,7 @@ name               method                                                       
 ``kmm``            kernel mean matching reweighting, Huang et al. NIPS 2007         weight bound B
 ``ot``             entropic optimal-transport mapping, Courty et al. TPAMI 2017     entropic reg
 ``self-training``  confidence-thresholded pseudo-labels on the target, 3 rounds     threshold
+``prior-em``       label shift: EM target priors, Saerens et al. 2002               shrink to source
 =================  ===============================================================  =====================
 
 Reweighting passes ``sample_weight`` through scikit-learn metadata routing (skada turns it on when imported:
@@ -97,6 +98,14 @@ def _self_training(value: Any, seed: int, C: float) -> Any:
     return make_da_pipeline(PerDomain(StandardScaler()), SelfTrainingClassifier(_lr(C), threshold=float(value)))
 
 
+def _prior_em(value: Any, seed: int, C: float) -> Any:
+    from skada import SelectSource, make_da_pipeline
+
+    from headstart.adapt.labelshift import PriorShiftClassifier
+
+    return make_da_pipeline(SelectSource(StandardScaler()), PriorShiftClassifier(_lr(C), shrink=float(value)))
+
+
 @dataclass(frozen=True)
 class Method:
     """One embedding-level adaptation method: ``build(value, seed, C)`` -> an unfitted skada pipeline."""
@@ -122,6 +131,7 @@ METHODS: dict[str, Method] = {
         Method("kmm", "kernel mean matching", _kmm, "B", (1000.0, 10.0, 100.0), subsample_source=True),
         Method("ot", "entropic OT mapping", _ot, "reg_e", (1.0, 0.1, 10.0), subsample_source=True),
         Method("self-training", "self-training (pseudo-labels)", _self_training, "threshold", (0.9, 0.8, 0.95)),
+        Method("prior-em", "label-shift EM priors", _prior_em, "shrink", (0.0, 0.25, 0.5)),
     )
 }
 

@@ -31,7 +31,7 @@ from headstart.data import LabeledData
 from headstart.errors import HeadstartError
 from headstart.evaluation.compare import Arm, Comparison, judge_all, reference_arms
 
-__all__ = ["AdaptConfig", "AdaptResult", "adapt_run", "embed_domains", "split_target"]
+__all__ = ["AdaptConfig", "AdaptResult", "adapt_run", "domain_features", "embed_domains", "split_target"]
 
 Echo = Callable[[str], None]
 PROJECTION_POINTS = 300
@@ -123,6 +123,25 @@ def embed_domains(
     return {k: extract(encoder, list(v), progress=progress)[0].astype(np.float64) for k, v in parts.items()}
 
 
+def domain_features(
+    ref: LabeledData, parts: dict[str, Sequence[Any]], cfg: AdaptConfig, say: Echo
+) -> dict[str, np.ndarray]:
+    """Backbone embeddings of every part; a table's parts go through the tabular encoder instead."""
+    if ref.modality == "tabular":
+        from headstart.adapt.tabular import TABLE_ENCODER, table_domains
+
+        say(f"encoding source and target rows with the {TABLE_ENCODER}")
+        return table_domains(parts)
+    backbone = cfg.backbone or {"text": "minilm-l6", "image": "mobilenetv2"}[ref.modality]
+    image_size = cfg.image_size
+    if image_size is None:
+        from headstart.features import default_image_size
+
+        image_size = default_image_size(ref, backbone)
+    say(f"embedding source and target with {backbone}")
+    return embed_domains(backbone, image_size, parts, progress=cfg.progress)
+
+
 def _take(items: Any, idx: np.ndarray) -> Any:
     return items[idx] if isinstance(items, np.ndarray) else [items[i] for i in idx]
 
@@ -195,13 +214,6 @@ def adapt_run(
         src_idx, _ = train_test_split(src_idx, train_size=cfg.max_source, stratify=ys, random_state=cfg.seed)
         src_idx = np.sort(src_idx)
     ys = ys[src_idx]
-    modality = (target or source).modality
-    backbone = cfg.backbone or {"text": "minilm-l6", "image": "mobilenetv2"}[modality]
-    image_size = cfg.image_size
-    if image_size is None:
-        from headstart.features import default_image_size
-
-        image_size = default_image_size(target if target is not None else source, backbone)
     parts: dict[str, Sequence[Any]] = {"source": _take(source.items, src_idx)}
     test = pool = labeled = np.zeros(0, dtype=np.int64)
     if target is not None:
@@ -212,8 +224,7 @@ def adapt_run(
         parts["unlabeled"] = list(unlabeled)
     if target is None and unlabeled is None:
         raise HeadstartError("domain adaptation needs target items: give TARGET or --unlabeled")
-    say(f"embedding source and target with {backbone}")
-    emb = embed_domains(backbone, image_size, parts, progress=cfg.progress)
+    emb = domain_features(target if target is not None else source, parts, cfg, say)
     timing["embed"] = time.perf_counter() - t0
     Xs = emb["source"]
     Xu = emb["unlabeled"] if unlabeled is not None else emb["pool"]
