@@ -179,6 +179,17 @@ def render(rows: list[dict[str, Any]], finetune_s: float | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save(out_json: Path, mine: list[dict[str, Any]], pairs: list[str], finetune_s: float | None) -> None:
+    """Merge this process's rows into adapt.json (re-read first: pairs may run in parallel processes)."""
+    saved: dict[str, Any] = json.loads(out_json.read_text()) if out_json.exists() else {}
+    rows = [r for r in saved.get("rows", []) if r["pair"] not in pairs] + [r for r in mine if r["pair"] in pairs]
+    order = list(PAIRS)
+    rows.sort(key=lambda x: (order.index(x["pair"]), x["seed"]))
+    fin = finetune_s or saved.get("finetune_seconds")
+    atomic_write_text(out_json, json.dumps({"rows": rows, "finetune_seconds": fin}, indent=1, default=float) + "\n")
+    atomic_write_text(RESULTS / "adapt.md", render(rows, fin))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", default="mnist,spam,adult,text")
@@ -189,8 +200,7 @@ def main() -> None:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     out_json = RESULTS / "adapt.json"
-    saved: dict[str, Any] = json.loads(out_json.read_text()) if out_json.exists() else {}
-    rows: list[dict[str, Any]] = [r for r in saved.get("rows", []) if r["pair"] not in args.pairs.split(",")]
+    rows: list[dict[str, Any]] = []
     for pair in args.pairs.split(","):
         source, target = PAIRS[pair][1]()
         target = _cap(target, MAX_TARGET)
@@ -199,12 +209,7 @@ def main() -> None:
             r = rows[-1]
             print(f"{pair} {seed}: so {r['source_only']:.3f} oracle {r['oracle']:.3f} chosen {r['chosen']} "
                   f"({_pct(r['chosen_gap'])}) ships {r['shipped']} {_pct(r['shipped_gap'])}", flush=True)  # fmt: skip
-            order = list(PAIRS)
-            rows.sort(key=lambda x: (order.index(x["pair"]), x["seed"]))
-            fin = args.finetune_seconds or saved.get("finetune_seconds")
-            payload = {"rows": rows, "finetune_seconds": fin}
-            atomic_write_text(out_json, json.dumps(payload, indent=1, default=float) + "\n")
-            atomic_write_text(RESULTS / "adapt.md", render(rows, fin))
+            _save(out_json, rows, args.pairs.split(","), args.finetune_seconds)
     print(f"wrote {RESULTS / 'adapt.md'}")
 
 
