@@ -169,6 +169,9 @@ def fit_method(
     method = METHODS[name]
     data = stack_domains(Xs, ys, Xt, max_source=MAX_SOURCE_OT if method.subsample_source else None, seed=seed)
     est = method.build(value, seed, C)
+    first = getattr(est.steps[0][1], "base_estimator", est.steps[0][1])  # skada wraps plain steps in Shared
+    if isinstance(first, PCA) and first.n_components > min(data[0].shape) - 1:  # e.g. a table's 86 columns
+        first.set_params(n_components=min(data[0].shape) - 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
