@@ -99,11 +99,12 @@ def _self_training(value: Any, seed: int, C: float) -> Any:
 
 
 def _prior_em(value: Any, seed: int, C: float) -> Any:
-    from skada import SelectSource, make_da_pipeline
+    from skada import Shared, make_da_pipeline
 
     from headstart.adapt.labelshift import PriorShiftClassifier
 
-    return make_da_pipeline(SelectSource(StandardScaler()), PriorShiftClassifier(_lr(C), shrink=float(value)))
+    # Shared, not SelectSource: a source-selected step passes only the source rows on, and EM needs the target's
+    return make_da_pipeline(Shared(StandardScaler()), PriorShiftClassifier(_lr(C), shrink=float(value)))
 
 
 @dataclass(frozen=True)

@@ -257,7 +257,12 @@ def adapt_run(
         t1 = time.perf_counter()
         value = chosen_value.get(m, METHODS[m].default)
         say(f"adapted[{m}]: {METHODS[m].label} ({METHODS[m].param}={value})")
-        est, _ = fit_method(m, value, Xs, ys, Xu, seed=cfg.seed, C=float(head.C))
+        try:
+            est, _ = fit_method(m, value, Xs, ys, Xu, seed=cfg.seed, C=float(head.C))
+            out = predict_target(est, X_eval)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. NaN features from a degenerate covariance
+            say(f"adapted[{m}] skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}")
+            continue
         fitted[m] = est
         cand = next((c for c in selection.candidates if c["method"] == m and c["value"] == value), {})
         arms.append(
@@ -265,7 +270,7 @@ def adapt_run(
                 f"adapted[{m}]",
                 "adapted",
                 f"{METHODS[m].label}, linear head",
-                predict_target(est, X_eval),
+                out,
                 val_score=float(cand.get("source_val_accuracy", np.nan)),
                 trained_on=f"{len(ys)} labeled source + {len(Xu)} unlabeled target items",
                 info={

@@ -88,6 +88,25 @@ def _key(c: dict[str, Any]) -> str:
 
 
 def _score_candidate(method: str, value: Any, data: tuple[np.ndarray, ...], seed: int, C: float) -> dict[str, Any]:
+    """The five scores, held-out source accuracy and predicted target shares; a method that fails numerically
+    (e.g. NaN features from a degenerate covariance) gets NaN scores, ranks last and cannot ship."""
+    try:
+        return _score(method, value, data, seed, C)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+        n_classes = int(np.max(data[1])) + 1
+        return {
+            "method": method,
+            "param": METHODS[method].param if method in METHODS else "",
+            "value": value,
+            "scores": dict.fromkeys(SCORERS, float("nan")),
+            "source_val_accuracy": float("nan"),
+            "target_shares": np.zeros(n_classes),
+            "_proba": np.full((len(data[4]), n_classes), 1.0 / n_classes),
+            "failed": f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}",
+        }
+
+
+def _score(method: str, value: Any, data: tuple[np.ndarray, ...], seed: int, C: float) -> dict[str, Any]:
     Xs_tr, ys_tr, Xs_va, ys_va, Xt = data
     name = "per-domain" if method == "none" else method
     est, _ = fit_method(name, value, Xs_tr, ys_tr, Xt, seed=seed, C=C) if method != "none" else (None, None)
