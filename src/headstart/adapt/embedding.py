@@ -17,6 +17,7 @@ name               method                                                       
 ``kmm``            kernel mean matching reweighting, Huang et al. NIPS 2007         weight bound B
 ``ot``             entropic optimal-transport mapping, Courty et al. TPAMI 2017     entropic reg
 ``self-training``  confidence-thresholded pseudo-labels on the target, 3 rounds     threshold
+``prior-em``       label shift: EM target priors, Saerens et al. 2002               shrink to source
 =================  ===============================================================  =====================
 
 Reweighting passes ``sample_weight`` through scikit-learn metadata routing (skada turns it on when imported:
@@ -97,6 +98,15 @@ def _self_training(value: Any, seed: int, C: float) -> Any:
     return make_da_pipeline(PerDomain(StandardScaler()), SelfTrainingClassifier(_lr(C), threshold=float(value)))
 
 
+def _prior_em(value: Any, seed: int, C: float) -> Any:
+    from skada import Shared, make_da_pipeline
+
+    from headstart.adapt.labelshift import PriorShiftClassifier
+
+    # Shared, not SelectSource: a source-selected step passes only the source rows on, and EM needs the target's
+    return make_da_pipeline(Shared(StandardScaler()), PriorShiftClassifier(_lr(C), shrink=float(value)))
+
+
 @dataclass(frozen=True)
 class Method:
     """One embedding-level adaptation method: ``build(value, seed, C)`` -> an unfitted skada pipeline."""
@@ -122,6 +132,7 @@ METHODS: dict[str, Method] = {
         Method("kmm", "kernel mean matching", _kmm, "B", (1000.0, 10.0, 100.0), subsample_source=True),
         Method("ot", "entropic OT mapping", _ot, "reg_e", (1.0, 0.1, 10.0), subsample_source=True),
         Method("self-training", "self-training (pseudo-labels)", _self_training, "threshold", (0.9, 0.8, 0.95)),
+        Method("prior-em", "label-shift EM priors", _prior_em, "shrink", (0.0, 0.25, 0.5)),
     )
 }
 
@@ -159,6 +170,9 @@ def fit_method(
     method = METHODS[name]
     data = stack_domains(Xs, ys, Xt, max_source=MAX_SOURCE_OT if method.subsample_source else None, seed=seed)
     est = method.build(value, seed, C)
+    first = getattr(est.steps[0][1], "base_estimator", est.steps[0][1])  # skada wraps plain steps in Shared
+    if isinstance(first, PCA) and first.n_components > min(data[0].shape) - 1:  # e.g. a table's 86 columns
+        first.set_params(n_components=min(data[0].shape) - 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)

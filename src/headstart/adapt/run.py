@@ -31,7 +31,7 @@ from headstart.data import LabeledData
 from headstart.errors import HeadstartError
 from headstart.evaluation.compare import Arm, Comparison, judge_all, reference_arms
 
-__all__ = ["AdaptConfig", "AdaptResult", "adapt_run", "embed_domains", "split_target"]
+__all__ = ["AdaptConfig", "AdaptResult", "adapt_run", "domain_features", "embed_domains", "split_target"]
 
 Echo = Callable[[str], None]
 PROJECTION_POINTS = 300
@@ -126,6 +126,25 @@ def embed_domains(
     return {k: extract(encoder, list(v), progress=progress)[0].astype(np.float64) for k, v in parts.items()}
 
 
+def domain_features(
+    ref: LabeledData, parts: dict[str, Sequence[Any]], cfg: AdaptConfig, say: Echo
+) -> dict[str, np.ndarray]:
+    """Backbone embeddings of every part; a table's parts go through the tabular encoder instead."""
+    if ref.modality == "tabular":
+        from headstart.adapt.tabular import TABLE_ENCODER, table_domains
+
+        say(f"encoding source and target rows with the {TABLE_ENCODER}")
+        return table_domains(parts)
+    backbone = cfg.backbone or {"text": "minilm-l6", "image": "mobilenetv2"}[ref.modality]
+    image_size = cfg.image_size
+    if image_size is None:
+        from headstart.features import default_image_size
+
+        image_size = default_image_size(ref, backbone)
+    say(f"embedding source and target with {backbone}")
+    return embed_domains(backbone, image_size, parts, progress=cfg.progress)
+
+
 def _take(items: Any, idx: np.ndarray) -> Any:
     return items[idx] if isinstance(items, np.ndarray) else [items[i] for i in idx]
 
@@ -200,13 +219,6 @@ def adapt_run(
         src_idx, _ = train_test_split(src_idx, train_size=cfg.max_source, stratify=ys, random_state=cfg.seed)
         src_idx = np.sort(src_idx)
     ys = ys[src_idx]
-    modality = (target or source).modality
-    backbone = cfg.backbone or {"text": "minilm-l6", "image": "mobilenetv2"}[modality]
-    image_size = cfg.image_size
-    if image_size is None:
-        from headstart.features import default_image_size
-
-        image_size = default_image_size(target if target is not None else source, backbone)
     parts: dict[str, Sequence[Any]] = {"source": _take(source.items, src_idx)}
     test = pool = labeled = np.zeros(0, dtype=np.int64)
     if target is not None:
@@ -217,8 +229,7 @@ def adapt_run(
         parts["unlabeled"] = list(unlabeled)
     if target is None and unlabeled is None:
         raise HeadstartError("domain adaptation needs target items: give TARGET or --unlabeled")
-    say(f"embedding source and target with {backbone}")
-    emb = embed_domains(backbone, image_size, parts, progress=cfg.progress)
+    emb = domain_features(target if target is not None else source, parts, cfg, say)
     timing["embed"] = time.perf_counter() - t0
     Xs = emb["source"]
     Xu = emb["unlabeled"] if unlabeled is not None else emb["pool"]
@@ -251,7 +262,12 @@ def adapt_run(
         t1 = time.perf_counter()
         value = chosen_value.get(m, METHODS[m].default)
         say(f"adapted[{m}]: {METHODS[m].label} ({METHODS[m].param}={value})")
-        est, _ = fit_method(m, value, Xs, ys, Xu, seed=cfg.seed, C=float(head.C))
+        try:
+            est, _ = fit_method(m, value, Xs, ys, Xu, seed=cfg.seed, C=float(head.C))
+            out = predict_target(est, X_eval)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. NaN features from a degenerate covariance
+            say(f"adapted[{m}] skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}")
+            continue
         fitted[m] = est
         cand = next((c for c in selection.candidates if c["method"] == m and c["value"] == value), {})
         arms.append(
@@ -259,7 +275,7 @@ def adapt_run(
                 f"adapted[{m}]",
                 "adapted",
                 f"{METHODS[m].label}, linear head",
-                predict_target(est, X_eval),
+                out,
                 val_score=float(cand.get("source_val_accuracy", np.nan)),
                 trained_on=f"{len(ys)} labeled source + {len(Xu)} unlabeled target items",
                 info={

@@ -11,10 +11,14 @@ the unlabeled target, and scored on the held-out 20% of the source + the target 
 * ``circular``: circular validation (Bruzzone & Marconcini 2009; retrain on target pseudo-labels, score on
   source).
 
-skada signs each so that greater is better. The chosen candidate has the best mean rank over the scorers.
-An adapted model ships only if (1) a majority of scorers rank it above source-only and (2) its accuracy on the
-held-out source is not more than ``SOURCE_TOLERANCE`` below source-only's; otherwise source-only ships and
-``reason`` says why.
+skada signs each so that greater is better. A label-free consistency check comes first: the target class
+priors are estimated by EM from source-only's target probabilities (:func:`headstart.adapt.labelshift.
+em_priors`); a candidate whose predicted target class shares are further from that estimate (total variation)
+than source-only's by more than ``PRIOR_TOLERANCE`` is out (e.g. per-domain standardisation under a strong
+label shift, which recentres the target on its majority class). The chosen candidate has the best mean rank
+over the scorers among the consistent ones. An adapted model ships only if (1) a majority of scorers rank it
+above source-only and (2) its accuracy on the held-out source is not more than ``SOURCE_TOLERANCE`` below
+source-only's; otherwise source-only ships and ``reason`` says why.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from headstart.adapt.embedding import METHODS, fit_method
 __all__ = ["SCORERS", "Selection", "select_method"]
 
 SOURCE_TOLERANCE = 0.01
+PRIOR_TOLERANCE = 0.1
 VAL_SHARE = 0.2
 
 
@@ -83,6 +88,25 @@ def _key(c: dict[str, Any]) -> str:
 
 
 def _score_candidate(method: str, value: Any, data: tuple[np.ndarray, ...], seed: int, C: float) -> dict[str, Any]:
+    """The five scores, held-out source accuracy and predicted target shares; a method that fails numerically
+    (e.g. NaN features from a degenerate covariance) gets NaN scores, ranks last and cannot ship."""
+    try:
+        return _score(method, value, data, seed, C)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+        n_classes = int(np.max(data[1])) + 1
+        return {
+            "method": method,
+            "param": METHODS[method].param if method in METHODS else "",
+            "value": value,
+            "scores": dict.fromkeys(SCORERS, float("nan")),
+            "source_val_accuracy": float("nan"),
+            "target_shares": np.zeros(n_classes),
+            "_proba": np.full((len(data[4]), n_classes), 1.0 / n_classes),
+            "failed": f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}",
+        }
+
+
+def _score(method: str, value: Any, data: tuple[np.ndarray, ...], seed: int, C: float) -> dict[str, Any]:
     Xs_tr, ys_tr, Xs_va, ys_va, Xt = data
     name = "per-domain" if method == "none" else method
     est, _ = fit_method(name, value, Xs_tr, ys_tr, Xt, seed=seed, C=C) if method != "none" else (None, None)
@@ -102,6 +126,7 @@ def _score_candidate(method: str, value: Any, data: tuple[np.ndarray, ...], seed
                 # need: that scorer abstains for this candidate
                 scores[sname] = float("nan")
     src_pred = est.predict(Xs_va, sample_domain=np.ones(len(ys_va), dtype=np.int64), allow_source=True)
+    proba = np.asarray(est.predict_proba(Xt, sample_domain=-np.ones(len(Xt), dtype=np.int64)))
     param = METHODS[method].param if method in METHODS else ""
     return {
         "method": method,
@@ -109,7 +134,28 @@ def _score_candidate(method: str, value: Any, data: tuple[np.ndarray, ...], seed
         "value": value,
         "scores": scores,
         "source_val_accuracy": float(np.mean(src_pred == ys_va)),
+        "target_shares": np.bincount(proba.argmax(1), minlength=proba.shape[1]) / len(proba),
+        "_proba": proba,
     }
+
+
+def _prior_check(cands: list[dict[str, Any]], ys: np.ndarray) -> np.ndarray:
+    """Mark each candidate's distance to the EM target priors; True where it is within tolerance of source-only's."""
+    from headstart.adapt.labelshift import em_priors
+
+    none = cands[0]
+    ps = np.bincount(ys, minlength=none["_proba"].shape[1]) / len(ys)
+    prior = em_priors(none["_proba"], ps)
+    for c in cands:
+        c["prior_gap"] = float(0.5 * np.abs(np.asarray(c["target_shares"]) - prior).sum())
+    limit = none["prior_gap"] + PRIOR_TOLERANCE
+    return np.array([c["prior_gap"] <= limit for c in cands])
+
+
+def _public(c: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in c.items() if not k.startswith("_")}
+    out["target_shares"] = [round(float(v), 4) for v in c["target_shares"]]
+    return out
 
 
 def _source_only(Xs: np.ndarray, ys: np.ndarray, C: float) -> Any:
@@ -160,13 +206,17 @@ def select_method(
     cands = [_score_candidate("none", None, data, seed, C)]
     cands += [_score_candidate(m, METHODS[m].default, data, seed, C) for m in names]
     mean_rank, _ = _rank(cands)
+    ok = _prior_check(cands, ys[tr])
     if tune:
-        lead = cands[1 + int(np.argmin(mean_rank[1:]))]["method"]
+        lead = cands[1 + int(np.argmin(np.where(ok[1:], mean_rank[1:], np.inf)))]["method"]
         cands += [_score_candidate(lead, v, data, seed, C) for v in METHODS[lead].grid[1:]]
+        ok = _prior_check(cands, ys[tr])
     mean_rank, picked = _rank(cands)
-    for c, r in zip(cands, mean_rank, strict=True):
+    for c, r, good in zip(cands, mean_rank, ok, strict=True):
         c["mean_rank"] = float(r)
-    best = cands[1 + int(np.argmin(mean_rank[1:]))] if len(cands) > 1 else cands[0]
+        c["prior_consistent"] = bool(good)
+    eligible = np.where(ok[1:], mean_rank[1:], np.inf)
+    best = cands[1 + int(np.argmin(eligible))] if len(cands) > 1 else cands[0]
     none = cands[0]
     valid = [s for s in SCORERS if np.isfinite(best["scores"].get(s, np.nan))]
     none_s = {s: none["scores"].get(s, np.nan) for s in valid}
@@ -174,7 +224,10 @@ def select_method(
     agree = above > len(valid) / 2
     holds = best["source_val_accuracy"] >= none["source_val_accuracy"] - SOURCE_TOLERANCE
     label = _key(best)
-    if mean_rank[0] <= mean_rank.min():
+    public = [_public(c) for c in cands]
+    if not np.isfinite(eligible).any():
+        ship, reason = False, "every method moves the predicted target class shares away from the EM estimate"
+    elif mean_rank[0] <= eligible.min():
         ship, reason = False, "the scorers rank source-only first: no adaptation ships"
     elif not agree:
         ship, reason = False, f"only {above} of {len(valid)} scorers rank {label} above source-only: source-only ships"
@@ -194,4 +247,4 @@ def select_method(
                 f"source ({best['source_val_accuracy']:.3f} vs {none['source_val_accuracy']:.3f})"
             ),
         )
-    return Selection(best["method"], best["value"], ship, reason, cands, picked)
+    return Selection(best["method"], best["value"], ship, reason, public, picked)

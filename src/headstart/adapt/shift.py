@@ -1,12 +1,9 @@
 """Graded measures of the shift between source and target embeddings, before and after adaptation.
 
-* :func:`mmd_permutation` - unbiased squared MMD with an RBF kernel (median heuristic, Gretton et al. 2012)
-  and a permutation p-value (the domain labels shuffled ``n_perm`` times on one pooled kernel matrix).
-* :func:`domain_accuracy` - cross-validated accuracy of a LOW-capacity domain classifier (standardise, PCA to
-  8 components, logistic regression with C = 0.01) with a Wilson 95% CI, and the proxy A-distance
-  ``2 (1 - 2 err)`` computed from it. The advisor's full-capacity PAD (:func:`headstart.advise.measure.
-  proxy_a_distance` with its defaults) saturates at 1.9-2.0 for any two real data sets; this one stays graded.
-* :func:`measure_shift` - both, as one JSON-ready dict.
+The measures live in :mod:`headstart.advise.graded` (the advisor makes its shift call from them too):
+:func:`mmd_permutation` (unbiased RBF MMD^2 + permutation p-value) and :func:`domain_accuracy` (a low-capacity
+domain classifier's accuracy with a Wilson CI, and the graded PAD from it). :func:`measure_shift` - both, as one
+JSON-ready dict.
 """
 
 from __future__ import annotations
@@ -14,90 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from scipy.spatial.distance import cdist, pdist
 
-from headstart.advise.measure import domain_classifier_oof
+from headstart.advise.graded import domain_accuracy, mmd_permutation, wilson_ci
 
 __all__ = ["domain_accuracy", "measure_shift", "mmd_permutation", "wilson_ci"]
-
-PAD_COMPONENTS = 8
-PAD_C = 0.01
-
-
-def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion."""
-    if n == 0:
-        return 0.0, 1.0
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    den = 1 + z**2 / n
-    mid = (p + z**2 / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return float(mid - half), float(mid + half)
-
-
-def _mmd_from_kernel(k: np.ndarray, a: np.ndarray) -> float:
-    """Unbiased MMD^2 from the pooled kernel ``k`` and a boolean mask ``a`` of the first sample."""
-    b = ~a
-    m, n = int(a.sum()), int(b.sum())
-    kxx, kyy, kxy = k[np.ix_(a, a)], k[np.ix_(b, b)], k[np.ix_(a, b)]
-    return float(
-        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
-    )
-
-
-def mmd_permutation(
-    source: np.ndarray, target: np.ndarray, *, n_perm: int = 200, max_samples: int = 400, seed: int = 0
-) -> tuple[float, float]:
-    r"""(MMD^2, permutation p-value) between two samples.
-
-    ``MMD_u^2 = mean_{i!=j} k(x_i,x_j) + mean_{i!=j} k(y_i,y_j) - 2 mean k(x_i,y_j)`` with
-    ``k(a,b) = exp(-||a-b||^2 / (2 s^2))``, ``s`` the median pairwise distance of the pooled sample. Each sample
-    is subsampled to ``max_samples`` rows. ``p = (1 + #{perm: MMD_perm >= MMD}) / (1 + n_perm)``.
-    """
-    rng = np.random.default_rng(seed)
-    xs = np.asarray(source, dtype=np.float64)
-    xt = np.asarray(target, dtype=np.float64)
-    xs = xs[rng.choice(len(xs), size=min(len(xs), max_samples), replace=False)]
-    xt = xt[rng.choice(len(xt), size=min(len(xt), max_samples), replace=False)]
-    pooled = np.vstack([xs, xt])
-    med = float(np.median(pdist(pooled)))
-    gamma = 1.0 / (2.0 * (med**2 if med > 0 else 1.0))
-    k = np.exp(-gamma * cdist(pooled, pooled, "sqeuclidean"))
-    mask = np.r_[np.ones(len(xs), dtype=bool), np.zeros(len(xt), dtype=bool)]
-    observed = _mmd_from_kernel(k, mask)
-    null = np.array([_mmd_from_kernel(k, rng.permutation(mask)) for _ in range(n_perm)])
-    return observed, float((1 + np.sum(null >= observed)) / (1 + n_perm))
-
-
-def domain_accuracy(
-    source: np.ndarray,
-    target: np.ndarray,
-    *,
-    seed: int = 0,
-    n_components: int = PAD_COMPONENTS,
-    C: float = PAD_C,
-    max_per_domain: int = 1000,
-) -> dict[str, float]:
-    """Out-of-fold accuracy of a low-capacity domain classifier with its Wilson CI, and the PAD from it.
-
-    ``accuracy`` 0.5 = indistinguishable domains; ``pad = clip(2 (1 - 2 (1 - accuracy)), 0, 2)``.
-    """
-    pred, d = domain_classifier_oof(target, source, seed, max_per_domain=max_per_domain, C=C, n_components=n_components)
-    hits = int(np.sum(pred == d))
-    acc = hits / len(d)
-    lo, hi = wilson_ci(hits, len(d))
-    pad = lambda a: float(np.clip(2.0 * (2.0 * a - 1.0), 0.0, 2.0))  # noqa: E731
-    return {
-        "domain_accuracy": acc,
-        "domain_accuracy_ci": [lo, hi],
-        "pad": pad(acc),
-        "pad_ci": [pad(lo), pad(hi)],
-        "n_per_domain": len(d) // 2,
-        "n_components": n_components,
-        "C": C,
-    }
 
 
 def measure_shift(source: np.ndarray, target: np.ndarray, *, seed: int = 0, n_perm: int = 200) -> dict[str, Any]:

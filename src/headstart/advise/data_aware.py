@@ -4,8 +4,12 @@
 * compute: :func:`headstart.advise.measure.compute_profile` of this machine;
 * similarity of the target to the backbone's source domain: a domain classifier between the target's
   embeddings and a *reference sample* of the source domain (proxy A-distance, Ben-David et al. 2006/2010),
-  with an RBF MMD (Gretton et al. 2012) alongside. The band comes from the PAD
-  (:func:`headstart.advise.measure.similarity_band`).
+  with an RBF MMD (Gretton et al. 2012) alongside. The full-capacity PAD saturates (1.9-2.0 for any two real
+  data sets), so the band comes from the GRADED shift call (:func:`headstart.advise.graded.shift_call`: MMD
+  with a permutation p-value and a low-capacity domain classifier's accuracy with its CI, and the PAD from
+  that classifier) through :func:`headstart.advise.measure.similarity_band`; no significant shift -> "high".
+* domain adaptation: when the reference is the user's labeled source (``--source``) and the graded call is
+  ``moderate`` or ``large``, ``adaptation`` holds the `headstart fit DATA --source REF --adapt auto` command.
 
 The reference is either the user's (``reference=`` / ``--source REF``: any :func:`headstart.data.load_data`
 source, the strong path) or a small packaged stand-in (see ``advise/reference/README.md``): seeded random
@@ -28,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from headstart.advise.graded import ADAPT_CALLS, shift_call
 from headstart.advise.measure import (
     PAD_HIGH_BELOW,
     PAD_LOW_FROM,
@@ -98,6 +103,8 @@ class DataAdvice:
     image_size: int | None
     advice: Advice
     confidence: str
+    shift: dict[str, Any] = field(default_factory=dict)
+    adaptation: str | None = None
     confidence_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
@@ -256,8 +263,9 @@ def advise_from_data(
     t0 = time.perf_counter()
     pad = proxy_a_distance(f_t, f_r, seed)
     mmd = mmd_rbf(f_t, f_r, seed=seed)
+    shift = shift_call(f_t, f_r, seed=seed, max_samples=max_samples)
     timing["measure"] = time.perf_counter() - t0
-    sim = similarity_band(pad)
+    sim = similarity_band(shift["pad"]) if shift["significant"] else "high"
 
     # the call, and how much to trust it
     adv = advise(k, sim, comp, unlabeled_target=unlabeled_target)
@@ -265,13 +273,16 @@ def advise_from_data(
     adv.next_command = fit_command(adv.strategy, shlex.quote(src), backbone=bb)
     if ref_kind == "user" and isinstance(ref_name, str):
         adv.next_command = adv.next_command.replace("SOURCE", shlex.quote(ref_name))
+    adaptation = None
+    if ref_kind == "user" and isinstance(ref_name, str) and shift["call"] in ADAPT_CALLS:
+        adaptation = fit_command("domain-adaptation", shlex.quote(src)).replace("SOURCE", shlex.quote(ref_name))
     confidence = adv.confidence
     if ref_kind == "packaged":
         confidence = "low"
         confidence_notes.append(
             f"similarity was measured against {ref_name} ({ref_note}); pass --source REF for a stronger reference"
         )
-    edge = _band_edge_note(pad)
+    edge = _band_edge_note(shift["pad"]) if shift["significant"] else None
     if edge:
         confidence = _lower(confidence)
         confidence_notes.append(edge)
@@ -301,6 +312,8 @@ def advise_from_data(
         image_size=size,
         advice=adv,
         confidence=confidence,
+        shift=shift,
+        adaptation=adaptation,
         confidence_notes=confidence_notes,
         warnings=warnings,
         timing=timing,
@@ -351,7 +364,8 @@ def auto_strategy(
         chosen = "linear-probe"
     why = (
         f"rubric rule {adv.advice.rule_id}: {adv.labels_per_class} labels/class ({adv.advice.data_band}), "
-        f"similarity {adv.similarity} (PAD {adv.pad:.2f} vs {adv.reference}), compute {adv.compute} "
+        f"similarity {adv.similarity} (graded PAD {adv.shift['pad']:.2f}, shift {adv.shift['call']}, vs "
+        f"{adv.reference}), compute {adv.compute} "
         f"-> {picked} (confidence {adv.confidence})"
     )
     if chosen != picked:

@@ -151,8 +151,18 @@ def advise(
         f"PAD {da.pad:.2f} (0 same .. 2 separable), MMD {da.mmd:.4f}; {da.n_target} vs {da.n_reference} "
         f"examples of {da.reference}",
     )
+    sh = da.shift
+    lo, hi = sh["domain_accuracy_ci"]
+    table.add_row(
+        "domain shift",
+        sh["call"],
+        f"graded PAD {sh['pad']:.2f}; domain classifier {sh['domain_accuracy']:.2f} [{lo:.2f}, {hi:.2f}]; "
+        f"MMD p {sh['mmd_p']:.3f}",
+    )
     console.print(table)
     console.print(f"[dim]reference: {da.reference_note}[/]", highlight=False)
+    if da.adaptation:
+        console.print(f"[bold]shift {sh['call']}: adapt to the target:[/] {da.adaptation}", highlight=False)
     for w in da.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     _print_advice(da.advice, title="the call", confidence=da.confidence, notes=da.confidence_notes)
