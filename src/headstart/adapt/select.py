@@ -15,8 +15,7 @@ skada signs each so that greater is better. A label-free consistency check comes
 priors are estimated by EM from source-only's target probabilities (:func:`headstart.adapt.labelshift.
 em_priors`); a candidate whose predicted target class shares are further from that estimate (total variation)
 than source-only's by more than ``PRIOR_TOLERANCE`` is out (e.g. per-domain standardisation under a strong
-label shift, which recentres the target on its majority class); a prior-only correction (``prior-em``) is
-offered only when the EM priors differ from the source's by ``LABEL_SHIFT_MIN`` or more. The chosen candidate has the best mean rank
+label shift, which recentres the target on its majority class). The chosen candidate has the best mean rank
 over the scorers among the consistent ones. An adapted model ships only if (1) a majority of scorers rank it
 above source-only and (2) its accuracy on the held-out source is not more than ``SOURCE_TOLERANCE`` below
 source-only's; otherwise source-only ships and ``reason`` says why.
@@ -38,8 +37,6 @@ __all__ = ["SCORERS", "Selection", "select_method"]
 
 SOURCE_TOLERANCE = 0.01
 PRIOR_TOLERANCE = 0.1
-LABEL_SHIFT_MIN = 0.1  # EM target priors this far (total variation) from the source's: a label shift to correct
-LABEL_SHIFT_METHODS = ("prior-em",)  # methods that only correct class priors: offered under a label shift only
 VAL_SHARE = 0.2
 
 
@@ -149,15 +146,10 @@ def _prior_check(cands: list[dict[str, Any]], ys: np.ndarray) -> np.ndarray:
     none = cands[0]
     ps = np.bincount(ys, minlength=none["_proba"].shape[1]) / len(ys)
     prior = em_priors(none["_proba"], ps)
-    label_shift = float(0.5 * np.abs(prior - ps).sum()) >= LABEL_SHIFT_MIN
     for c in cands:
         c["prior_gap"] = float(0.5 * np.abs(np.asarray(c["target_shares"]) - prior).sum())
     limit = none["prior_gap"] + PRIOR_TOLERANCE
-    # a prior correction without a measured label shift only adds noise (MNIST -> digits: it out-ranked
-    # self-training on the scorers and lost to source-only on 3/3 seeds of benchmarks/results/adapt.md)
-    return np.array(
-        [c["prior_gap"] <= limit and (label_shift or c["method"] not in LABEL_SHIFT_METHODS) for c in cands]
-    )
+    return np.array([c["prior_gap"] <= limit for c in cands])
 
 
 def _public(c: dict[str, Any]) -> dict[str, Any]:
