@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from headstart.adapt.domains import align_classes
-from headstart.adapt.embedding import METHODS, fit_method, predict_target
+from headstart.adapt.embedding import AUTO_METHODS, METHODS, fit_method, predict_target
 from headstart.adapt.select import select_method
 from headstart.adapt.shift import measure_shift
 from headstart.data import LabeledData
@@ -204,7 +204,7 @@ def adapt_run(
     say = echo or (lambda _s: None)
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    methods = list(METHODS) if cfg.methods == ["auto"] else list(cfg.methods)
+    methods = list(AUTO_METHODS) if cfg.methods == ["auto"] else list(cfg.methods)
     for m in methods:
         if m in ("dann", "cdan"):
             raise HeadstartError(f"--adapt {m} trains the backbone: add --strategy partial, finetune or lora")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from headstart.adapt.embedding import METHODS, fit_method
+from headstart.adapt.embedding import AUTO_METHODS, METHODS, fit_method
 
 __all__ = ["SCORERS", "Selection", "select_method"]
 
@@ -202,7 +202,7 @@ def select_method(
     n_va = max(len(np.unique(ys)), int(VAL_SHARE * len(ys)))
     va, tr = np.sort(order[:n_va]), np.sort(order[n_va:])
     data = (Xs[tr], ys[tr], Xs[va], ys[va], Xt)
-    names = list(methods) if methods is not None else list(METHODS)
+    names = list(methods) if methods is not None else list(AUTO_METHODS)
     cands = [_score_candidate("none", None, data, seed, C)]
     cands += [_score_candidate(m, METHODS[m].default, data, seed, C) for m in names]
     mean_rank, _ = _rank(cands)
