@@ -18,6 +18,7 @@ Sessions use ``intra_op_num_threads`` = the usable cores, all graph optimization
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import warnings
@@ -372,6 +373,9 @@ def get_onnx_encoder(
     path = fp32 if precision == "fp32" else onnx_model_path(encoder, opset=opset, precision=precision, root=root)
     cached = _SESSIONS.get((str(path), threads))
     if cached is not None:  # same file name = same weights, preprocessing and precision
+        if cached.encoder is not encoder:  # share the session, but bind this caller's module: the first
+            cached = copy.copy(cached)  # caller's may have been trained in place since (fine-tuning)
+            cached.encoder = encoder
         return cached
     marker = path.with_suffix(".parity.json")
     info = _read_marker(marker)

@@ -41,7 +41,7 @@ CHEAP_FIRST: tuple[tuple[Callable[[LabeledData, int, bool], bool], str, str], ..
         _few_text,
         "fewshot-text",
         "{per_class} labels per class of text{gpu}: the frozen MiniLM probe and TF-IDF are fitted in seconds and "
-        "blended (one of them alone when it is significantly better out of fold on the labeled items); "
+        "blended (one of them alone when it is significantly better in cross-validation on the labeled items); "
         "fine-tuning a transformer costs minutes on a CPU for little gain at this size",
     ),
 )
