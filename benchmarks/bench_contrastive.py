@@ -34,18 +34,7 @@ import torch
 def _task(data: Any, splits: Any, seed: int, options: dict[str, Any]) -> Any:
     from headstart.strategies import TransferTask
 
-    return TransferTask(
-        train_items=[data.items[i] for i in splits.train],
-        y_train=data.y[splits.train],
-        val_items=[data.items[i] for i in splits.val],
-        y_val=data.y[splits.val],
-        classes=data.classes,
-        modality="text",
-        backbone="minilm-l6",
-        seed=seed,
-        progress=False,
-        options=dict(options),
-    )
+    return TransferTask.from_splits(data, splits, "minilm-l6", seed=seed, progress=False, options=dict(options))
 
 
 def run_headstart(method: str, data: Any, splits: Any, seed: int, options: dict[str, Any], cold: bool) -> dict:

@@ -143,18 +143,9 @@ def cmd_setfit(args: argparse.Namespace) -> None:
 def _task(data: Any, splits: Any, seed: int) -> Any:
     from headstart.strategies import TransferTask
 
-    return TransferTask(
-        train_items=[data.items[i] for i in splits.train],
-        y_train=data.y[splits.train],
-        val_items=[data.items[i] for i in splits.val],
-        y_val=data.y[splits.val],
-        classes=data.classes,
-        modality="text",
-        backbone="minilm-l6",
-        seed=seed,
-        progress=False,
-        options={"loss": "ce", "focal_gamma": 2.0},  # what `headstart fit` passes by default
-    )
+    # what `headstart fit` passes by default
+    options = {"loss": "ce", "focal_gamma": 2.0}
+    return TransferTask.from_splits(data, splits, "minilm-l6", seed=seed, progress=False, options=options)
 
 
 def _acc(p: np.ndarray, y: np.ndarray) -> float:

@@ -28,18 +28,7 @@ def rotten() -> tuple[Any, Any]:
 
 
 def _task(data: Any, splits: Any, **options: Any) -> TransferTask:
-    return TransferTask(
-        train_items=[data.items[i] for i in splits.train],
-        y_train=data.y[splits.train],
-        val_items=[data.items[i] for i in splits.val],
-        y_val=data.y[splits.val],
-        classes=data.classes,
-        modality="text",
-        backbone="minilm-l6",
-        seed=0,
-        progress=False,
-        options=options,
-    )
+    return TransferTask.from_splits(data, splits, "minilm-l6", seed=0, progress=False, options=options)
 
 
 @pytest.mark.slow

@@ -21,17 +21,7 @@ def rotten() -> LabeledData:
 
 
 def _task(data: LabeledData, splits, seed: int) -> TransferTask:  # type: ignore[no-untyped-def]
-    return TransferTask(
-        train_items=[data.items[i] for i in splits.train],
-        y_train=data.y[splits.train],
-        val_items=[data.items[i] for i in splits.val],
-        y_val=data.y[splits.val],
-        classes=data.classes,
-        modality="text",
-        backbone="minilm-l6",
-        seed=seed,
-        progress=False,
-    )
+    return TransferTask.from_splits(data, splits, "minilm-l6", seed=seed, progress=False)
 
 
 @pytest.mark.slow

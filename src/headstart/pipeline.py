@@ -279,21 +279,16 @@ def make_task(
     work: Path,
     resume: bool,
 ) -> TransferTask:
-    return TransferTask(
-        train_items=_take(data.items, splits.train),
-        y_train=data.y[splits.train],
-        val_items=_take(data.items, splits.val),
-        y_val=data.y[splits.val],
-        classes=data.classes,
-        modality=data.modality,
-        backbone=backbone,
+    return TransferTask.from_splits(
+        data,
+        splits,
+        backbone,
         seed=cfg.seed,
         image_size=image_size,
         progress=cfg.progress,
         work_dir=work,
         resume=resume,
         options={**cfg.options, "loss": cfg.loss, "focal_gamma": cfg.focal_gamma},
-        target=data.task,
     )
 
 

@@ -38,6 +38,26 @@ class TransferTask:
     def n_classes(self) -> int:
         return len(self.classes)
 
+    @classmethod
+    def from_splits(cls, data: Any, splits: Any, backbone: str, **settings: Any) -> TransferTask:
+        """The task of ``data`` (a :class:`headstart.data.LabeledData`) on its ``splits`` train and val indices;
+        ``settings`` are the other fields (seed, image_size, progress, work_dir, resume, options...)."""
+
+        def take(idx: np.ndarray) -> Any:
+            return data.items[idx] if isinstance(data.items, np.ndarray) else [data.items[i] for i in idx]
+
+        return cls(
+            train_items=take(splits.train),
+            y_train=data.y[splits.train],
+            val_items=take(splits.val),
+            y_val=data.y[splits.val],
+            classes=data.classes,
+            modality=data.modality,
+            backbone=backbone,
+            target=data.task,
+            **settings,
+        )
+
 
 StrategyFn = Callable[[TransferTask], FittedModel]
 STRATEGIES: dict[str, StrategyFn] = {}
