@@ -155,14 +155,17 @@ class ImageEncoder(Encoder):
         from headstart.data.images import read_image
 
         size = self.image_size
-        batch = np.empty((len(items), size, size, 3), dtype=np.float32)
+        batch = np.empty((len(items), size, size, 3), dtype=np.uint8)
         for i, item in enumerate(items):
             locator = f"image item {i}" if isinstance(item, np.ndarray) else None
             image = read_image(item, locator=locator)
-            image = resize_center_crop(image.convert("RGB"), size)
-            batch[i] = np.asarray(image, dtype=np.float32)
-        batch = (batch / 255.0 - self._mean) / self._std
-        return {"pixel_values": torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))}
+            batch[i] = np.asarray(resize_center_crop(image.convert("RGB"), size))
+        # (x / 255 - mean) / std as one scale and one shift per channel, in torch's threaded kernels: the
+        # per-pixel float passes in numpy cost a third of an image's ONNX forward pass
+        pixels = torch.from_numpy(batch).permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
+        scale = torch.from_numpy(1.0 / (255.0 * self._std)).view(1, 3, 1, 1)
+        shift = torch.from_numpy(self._mean / self._std).view(1, 3, 1, 1)
+        return {"pixel_values": pixels.mul_(scale).sub_(shift)}
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         x = inputs["pixel_values"].to(self.device)
