@@ -85,3 +85,34 @@ def test_parity_check_flags_a_wrong_graph(digits: list[Any]) -> None:
     bad = backends.OnnxEncoder(wrong, runner.path)  # random torch weights vs the pretrained graph
     parity = backends.check_parity(bad, digits[:4])
     assert not parity.ok and parity.min_cosine < 0.9999
+
+
+def test_text_auto_uses_bf16_only_where_the_cpu_has_bf16_matmuls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headstart import backend_choice
+
+    monkeypatch.delenv("HEADSTART_BACKEND", raising=False)
+    enc = load_backbone("minilm-l6")
+    image = load_backbone("mobilenetv2", image_size=32)
+    monkeypatch.setattr(backend_choice, "cpu_has_fast_bf16", lambda: True)
+    assert backends.resolve_backend(enc, "auto", "cpu") == "torch"
+    assert backends.resolve_precision(enc, "auto", "cpu") == "bf16"
+    assert backends.resolve_backend(image, "auto", "cpu") == "onnx"  # images: ORT fp32 stays ahead
+    assert backends.resolve_precision(enc, "onnx", "cpu") == "fp32"  # an explicit choice wins
+    monkeypatch.setenv("HEADSTART_BACKEND", "onnx-fp32")  # as `headstart --backend onnx-fp32` sets it
+    assert backends.resolve_backend(enc, "auto", "cpu") == "onnx"
+    monkeypatch.delenv("HEADSTART_BACKEND")
+    monkeypatch.setattr(backend_choice, "cpu_has_fast_bf16", lambda: False)
+    assert backends.resolve_backend(enc, "auto", "cpu") == "onnx"
+
+    texts = list(load_data("builtin:rotten-tomatoes").items[:40])
+    ref = embed(enc, texts, progress=False)
+    got, stats = extract(enc, texts, cache_dir=tmp_path, progress=False, backend="torch-bf16", device="cpu")
+    assert stats.backend == "torch-bf16" and stats.computed == len(texts)
+    assert _cos(ref, got).min() > 0.999 and not np.array_equal(ref, got)  # bf16 matmuls, float32 out
+    # its own cache namespace: fp32 torch does not read bf16 vectors, bf16 reuses them
+    _, s32 = extract(enc, texts, cache_dir=tmp_path, progress=False, backend="torch", device="cpu")
+    assert s32.cache_hits == 0
+    again, s16 = extract(enc, texts, cache_dir=tmp_path, progress=False, backend="torch-bf16", device="cpu")
+    assert s16.cache_hits == len(texts) and np.array_equal(again, got)

@@ -1,5 +1,10 @@
-"""Which extraction backend and precision a call gets: ``auto`` | ``torch`` | ``onnx`` | ``onnx-fp32`` |
-``onnx-int8`` (the graphs themselves: :mod:`headstart.backends`).
+"""Which extraction backend and precision a call gets: ``auto`` | ``torch`` | ``torch-bf16`` | ``onnx`` |
+``onnx-fp32`` | ``onnx-int8`` (the graphs themselves: :mod:`headstart.backends`).
+
+``auto`` on the CPU, as measured by ``benchmarks/bench_extraction.py`` (``benchmarks/results/extraction.md``):
+text encoders run in torch under bfloat16 autocast where the CPU multiplies bf16 matrices in hardware (Intel
+AMX): 2.5x fp32 with a downstream probe agreeing with fp32 on >= 99.5% of labels; elsewhere ONNX Runtime fp32.
+Image encoders run in ONNX Runtime fp32 (ahead of torch bf16 on the same CPU); static int8 is opt-in.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ __all__ = [
     "IMAGE_DEFAULT_PRECISION",
     "PRECISION_OF_BACKEND",
     "TEXT_DEFAULT_PRECISION",
+    "auto_backend",
+    "cpu_has_fast_bf16",
     "default_precision",
     "onnx_available",
     "resolve_backend",
@@ -27,8 +34,10 @@ __all__ = [
 # agrees with the fp32 probe on >= 99.5% of test labels.
 TEXT_DEFAULT_PRECISION = "fp32"
 IMAGE_DEFAULT_PRECISION = "fp32"  # static int8 (onnx-int8) is opt-in: see benchmarks/results/extraction.md
-BACKENDS = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")
-PRECISION_OF_BACKEND = {"onnx-fp32": "fp32", "onnx-int8": "int8"}  # "onnx" / "auto": default_precision
+BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-fp32", "onnx-int8")
+PRECISION_OF_BACKEND = {"onnx-fp32": "fp32", "onnx-int8": "int8", "torch-bf16": "bf16", "torch": "fp32"}
+# what auto picks per modality on a CPU with hardware bf16 matmuls (see the module docstring)
+AUTO_ON_FAST_BF16 = {"text": "torch-bf16"}
 
 
 def onnx_available() -> bool:
@@ -50,36 +59,59 @@ def default_precision(encoder: Any) -> str:
     return TEXT_DEFAULT_PRECISION if encoder.spec.modality == "text" else IMAGE_DEFAULT_PRECISION
 
 
-def resolve_precision(encoder: Any, backend: str) -> str:
-    """The ONNX precision for ``backend``: onnx-fp32 / onnx-int8 name it, onnx and auto use the default
-    (``HEADSTART_BACKEND=onnx-int8`` makes auto quantized)."""
+def cpu_has_fast_bf16() -> bool:
+    """True where torch runs bfloat16 matmuls on AMX tiles (Intel Sapphire Rapids and later)."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if callable(probe) else False
+    except Exception:  # pragma: no cover - a torch build without the probe
+        return False
+
+
+def auto_backend(encoder: Any, device: str | torch.device) -> str:
+    """The concrete backend ``auto`` means for ``encoder`` on ``device`` (``HEADSTART_BACKEND`` wins)."""
     env = os.environ.get("HEADSTART_BACKEND", "").lower()
-    chosen = env if backend == "auto" and env in PRECISION_OF_BACKEND else backend
-    return PRECISION_OF_BACKEND.get(chosen, default_precision(encoder))
+    on_cpu = torch.device(device).type == "cpu"
+    pinned = getattr(encoder, "weights_sha256", None) is not None  # a stable key for the exported graph
+    if env in BACKENDS and env != "auto":
+        return env if not env.startswith("onnx") or (on_cpu and pinned) else "torch"
+    if not on_cpu:
+        return "torch"
+    fast = AUTO_ON_FAST_BF16.get(encoder.spec.modality)
+    if fast is not None and cpu_has_fast_bf16():
+        return fast
+    return "onnx" if pinned and onnx_available() else "torch"
 
 
-def resolve_backend(encoder: Any, backend: str, device: str | torch.device) -> str:
-    """``"torch"`` or ``"onnx"`` for ``backend`` in auto | torch | onnx | onnx-fp32 | onnx-int8.
-
-    auto picks ONNX Runtime when it is importable, the encoder has pinned weights (a stable cache key) and
-    extraction runs on the CPU; torch otherwise. An explicit ``"onnx"`` without onnxruntime is an error.
-    """
+def _concrete(encoder: Any, backend: str, device: str | torch.device) -> str:
     from headstart.errors import HeadstartError
 
     if backend not in BACKENDS:
         raise HeadstartError(f"unknown extraction backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "torch":
+    return auto_backend(encoder, device) if backend == "auto" else backend
+
+
+def resolve_precision(encoder: Any, backend: str, device: str | torch.device = "cpu") -> str:
+    """fp32 | int8 | bf16 for ``backend``: onnx-fp32 / onnx-int8 / torch-bf16 name it, ``onnx`` uses the
+    modality's default, ``auto`` what :func:`auto_backend` picks (``HEADSTART_BACKEND=onnx-int8`` makes it int8)."""
+    name = _concrete(encoder, backend, device)
+    return PRECISION_OF_BACKEND.get(name, default_precision(encoder))
+
+
+def resolve_backend(encoder: Any, backend: str, device: str | torch.device) -> str:
+    """``"torch"`` or ``"onnx"`` for ``backend`` in :data:`BACKENDS`.
+
+    auto: see :func:`auto_backend` (ONNX Runtime on the CPU for pinned weights, torch bf16 for text on AMX CPUs,
+    torch otherwise). An explicit ``onnx*`` without onnxruntime is an error.
+    """
+    from headstart.errors import HeadstartError
+
+    name = _concrete(encoder, backend, device)
+    if not name.startswith("onnx"):
         return "torch"
-    if backend.startswith("onnx"):
-        if not onnx_available():
-            raise HeadstartError(f"backend {backend!r} needs onnxruntime: pip install onnxruntime")
-        return "onnx"
-    env = os.environ.get("HEADSTART_BACKEND", "").lower()
-    if env == "torch":
-        return "torch"
-    on_cpu = torch.device(device).type == "cpu"
-    pinned = getattr(encoder, "weights_sha256", None) is not None
-    return "onnx" if on_cpu and pinned and onnx_available() else "torch"
+    if not onnx_available():
+        raise HeadstartError(f"backend {name!r} needs onnxruntime: pip install onnxruntime")
+    return "onnx"
 
 
 def use_backend(backend: str) -> None:

@@ -10,6 +10,7 @@ shard that disagrees is dropped and recomputed, so a damaged or crafted cache ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -145,14 +146,19 @@ def embed(
     device: str | torch.device = "cpu",
     progress: bool = True,
     desc: str = "embedding",
+    autocast: torch.dtype | None = None,
 ) -> np.ndarray:
-    """Embed ``items`` with ``encoder`` under inference mode (texts in length-sorted batches)."""
+    """Embed ``items`` with ``encoder`` under inference mode (texts in length-sorted batches).
+
+    ``autocast=torch.bfloat16`` runs the matmuls in bf16 (``--backend torch-bf16``); outputs stay float32.
+    """
     dev = torch.device(device)
     encoder.to(dev).eval()
     order = _length_order(items, encoder.spec.modality)
     out = np.zeros((len(items), encoder.embed_dim), dtype=np.float32)
     batches = [order[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    with torch.inference_mode():
+    mixed = torch.autocast(dev.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
+    with torch.inference_mode(), mixed:
         for idx in progress_bar(batches, desc=desc, enabled=progress):
             inputs = {k: v.to(dev) for k, v in encoder.prepare([items[i] for i in idx]).items()}
             out[idx] = encoder(inputs).float().cpu().numpy()
@@ -193,14 +199,16 @@ def extract(
         items_seq = items
     n = len(items_seq)
     use_onnx = resolve_backend(encoder, backend, device) == "onnx"
-    precision = resolve_precision(encoder, backend)
-    backend_id = f"onnx-{precision}" if use_onnx else "torch"
+    precision = resolve_precision(encoder, backend, device)
+    backend_id = f"onnx-{precision}" if use_onnx else ("torch-bf16" if precision == "bf16" else "torch")
+    autocast = torch.bfloat16 if backend_id == "torch-bf16" else None
     runner: Any = None
 
     def run(sub: Sequence[Any], desc: str) -> np.ndarray:
         if runner is not None:
             return runner.embed(sub, batch_size=batch_size, progress=progress, desc=desc)  # type: ignore[no-any-return]
-        return embed(_materialized(encoder), sub, batch_size=batch_size, device=device, progress=progress, desc=desc)
+        enc = _materialized(encoder)
+        return embed(enc, sub, batch_size=batch_size, device=device, progress=progress, desc=desc, autocast=autocast)
 
     store = cache_for(encoder, cache_dir, backend=backend_id) if cache else None
     if store is None:

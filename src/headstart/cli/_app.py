@@ -57,7 +57,7 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="print the headstart version and exit"
     ),
     backend: str = typer.Option(
-        "", "--backend", help="feature extraction: auto, torch, onnx, onnx-fp32 or onnx-int8 (int8: opt-in)"
+        "", "--backend", help="feature extraction: auto, torch, torch-bf16, onnx, onnx-fp32 or onnx-int8 (int8: opt-in)"
     ),
 ) -> None:
     """Transfer learning for small labeled datasets, always judged against a from-scratch baseline."""
