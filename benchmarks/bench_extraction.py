@@ -42,6 +42,20 @@ def best_time(fn: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
+def best_times(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Best of ``repeat`` timings per function, taken round-robin (one of each, then again), so a change in
+    the machine's load during the run hits every method alike instead of whichever ran then."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}
+
+
 def matmul_gflops(repeat: int = 5) -> float:
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     t = best_time(lambda: a @ b, repeat)
@@ -98,26 +112,42 @@ def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
         for i in range(0, n, 64):
             runner.session.run(None, {"pixel_values": feeds[i : i + 64]})
 
-    net = {"torch_eager": best_time(torch_net, repeat), "torch_channels_last": best_time(torch_cl_net, repeat)}
+    def torch_cl_bf16_net() -> None:
+        m = enc.body.to(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            for i in range(0, n, 64):
+                m(pix[i : i + 64].contiguous(memory_format=torch.channels_last))
+        enc.body.to(memory_format=torch.contiguous_format)
 
     def ort8_net() -> None:
         for i in range(0, n, 64):
             r8.session.run(None, {"pixel_values": feeds[i : i + 64]})
 
-    net["onnx_fp32"] = best_time(ort_net, repeat)
-    net["onnx_int8_static"] = best_time(ort8_net, repeat)
-    e2e = {
-        "torch_eager": best_time(lambda: embed(enc, items, progress=False), repeat),
-        "headstart_extract_onnx": best_time(
-            lambda: extract(enc, items, cache=False, progress=False, backend="onnx", device="cpu"), repeat
-        ),
-        "headstart_extract_torch": best_time(
-            lambda: extract(enc, items, cache=False, progress=False, backend="torch", device="cpu"), repeat
-        ),
-        "headstart_extract_onnx_int8": best_time(
-            lambda: extract(enc, items, cache=False, progress=False, backend="onnx-int8", device="cpu"), repeat
-        ),
-    }
+    net = best_times(
+        {
+            "torch_eager": torch_net,
+            "torch_channels_last": torch_cl_net,
+            "torch_channels_last_bf16": torch_cl_bf16_net,
+            "onnx_fp32": ort_net,
+            "onnx_int8_static": ort8_net,
+        },
+        repeat,
+    )
+    e2e = best_times(
+        {
+            "torch_eager": lambda: embed(enc, items, progress=False),
+            "headstart_extract_onnx": lambda: extract(
+                enc, items, cache=False, progress=False, backend="onnx", device="cpu"
+            ),
+            "headstart_extract_torch": lambda: extract(
+                enc, items, cache=False, progress=False, backend="torch", device="cpu"
+            ),
+            "headstart_extract_onnx_int8": lambda: extract(
+                enc, items, cache=False, progress=False, backend="onnx-int8", device="cpu"
+            ),
+        },
+        repeat,
+    )
     ref = embed(enc, items, progress=False)
     got, _ = extract(enc, items, cache=False, progress=False, backend="onnx", device="cpu")
     cos = (ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
@@ -137,9 +167,10 @@ def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
 
 def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
     from headstart.backbones import load_backbone, locate_weights
+    from headstart.backend_choice import cpu_has_fast_bf16
     from headstart.backends import OnnxEncoder, get_onnx_encoder
     from headstart.data import load_data
-    from headstart.features import embed
+    from headstart.features import embed, extract
     from headstart.strategies.linear_head import fit_linear_head
 
     data = load_data("builtin:rotten-tomatoes")
@@ -155,24 +186,28 @@ def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
     r32_1 = OnnxEncoder(enc, r32.path, "fp32", threads=1)
     _, lengths = r32._tokenize(texts)
     out: dict[str, Any] = {"n_texts": n, "n_tokens": int(lengths.sum()), "mflop_per_token": MINILM_MFLOP_PER_TOKEN}
-    speeds = {
-        "torch_eager_length_sorted": best_time(lambda: embed(enc, texts, progress=False), repeat),
-        "onnx_fp32": best_time(lambda: r32.embed(texts), repeat),
-        "onnx_fp32_1_thread": best_time(lambda: r32_1.embed(texts), repeat),
-        "onnx_int8": best_time(lambda: r8.embed(texts), repeat),
+    fns: dict[str, Callable[[], Any]] = {
+        "torch_eager_length_sorted": lambda: embed(enc, texts, progress=False),
+        "onnx_fp32": lambda: r32.embed(texts),
+        "onnx_fp32_1_thread": lambda: r32_1.embed(texts),
+        "onnx_int8": lambda: r8.embed(texts),
+        "torch_bf16_length_sorted": lambda: embed(enc, texts, progress=False, autocast=torch.bfloat16),
+        "headstart_extract_auto": lambda: extract(
+            enc, texts, cache=False, progress=False, backend="auto", device="cpu"
+        ),
     }
+    out["auto_backend"] = extract(enc, texts[:4], cache=False, progress=False, backend="auto", device="cpu")[1].backend
     try:
         from sentence_transformers import SentenceTransformer
 
         _, model_dir = locate_weights(enc.spec)
         st = SentenceTransformer(str(model_dir), device="cpu")
-        speeds["sentence_transformers_encode"] = best_time(
-            lambda: st.encode(texts, batch_size=64, normalize_embeddings=True), repeat
-        )
+        fns["sentence_transformers_encode"] = lambda: st.encode(texts, batch_size=64, normalize_embeddings=True)
         ref_st = st.encode(texts[:64], batch_size=64, normalize_embeddings=True)
         out["st_vs_torch_max_abs"] = float(np.abs(ref_st - embed(enc, texts[:64], progress=False)).max())
     except Exception as exc:  # pragma: no cover - optional
         out["sentence_transformers_error"] = f"{type(exc).__name__}: {exc}"
+    speeds = best_times(fns, repeat)
     out["texts_per_s"] = {k: n / v for k, v in speeds.items()}
     out["tokens_per_s"] = {k: int(lengths.sum()) / v for k, v in speeds.items()}
     base = out["texts_per_s"].get("sentence_transformers_encode", out["texts_per_s"]["torch_eager_length_sorted"])
@@ -186,6 +221,7 @@ def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
         "torch": embed(enc, probe_texts, progress=False),
         "onnx_fp32": r32.embed(probe_texts),
         "onnx_int8": r8.embed(probe_texts),
+        "torch_bf16": embed(enc, probe_texts, progress=False, autocast=torch.bfloat16),
     }
     preds, accs, cs, fixed = {}, {}, {}, {}
     for k, e in embs.items():
@@ -210,6 +246,11 @@ def bench_text(n: int, probe_n: int, repeat: int) -> dict[str, Any]:
         "agreement_int8_vs_torch": float((preds["onnx_int8"] == preds["torch"]).mean()),
         "C_chosen_by_cv": cs,
         "agreement_int8_vs_fp32_same_C": float((fixed["onnx_int8"] == fixed["onnx_fp32"]).mean()),
+        "agreement_bf16_vs_fp32": float((preds["torch_bf16"] == preds["onnx_fp32"]).mean()),
+        "agreement_bf16_vs_torch": float((preds["torch_bf16"] == preds["torch"]).mean()),
+        "agreement_bf16_vs_fp32_same_C": float((fixed["torch_bf16"] == fixed["onnx_fp32"]).mean()),
+        "min_cosine_bf16_vs_torch": cos(embs["torch_bf16"], embs["torch"]),
+        "cpu_has_fast_bf16": cpu_has_fast_bf16(),
         "min_cosine_fp32_vs_torch": cos(embs["onnx_fp32"], embs["torch"]),
         "min_cosine_int8_vs_torch": cos(embs["onnx_int8"], embs["torch"]),
     }
