@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,3 +118,19 @@ def test_planted_random_domains_give_no_difference_for_alignment() -> None:
     assert set(labels) == {"a", "b", "c"}
     assert set(labels.values()) == {"no-difference"}, labels
     assert all(abs(c["delta"]) < 0.03 for d in r.domains for c in d["comparisons"])
+
+
+def test_recommendation_names_scratch_when_the_pooled_model_lost_to_it_on_held_out_domains() -> None:
+    from headstart.adapt.generalize import _scratch_override
+
+    def block(label: str) -> dict[str, Any]:
+        other = {"kind": "generalization", "a": "aligned[coral]", "b": "pooled", "label": "alignment hurts"}
+        return {"comparisons": [other, {"kind": "transfer", "a": "pooled", "b": "scratch", "label": label}]}
+
+    lost = [block("negative-transfer"), block("negative-transfer")]
+    rec, why = _scratch_override(lost, "pooled", "no alignment beat it")
+    assert rec == "scratch" and "2 of 2 held-out domains" in why and "without it: pooled" in why
+    assert _scratch_override([block("negative-transfer"), block("no-difference")], "pooled", "r")[0] == "scratch"
+    assert _scratch_override([block("negative-transfer"), block("helps")], "pooled", "r")[0] == "pooled"
+    assert _scratch_override([block("no-difference")] * 3, "aligned[coral]", "r")[0] == "aligned[coral]"
+    assert _scratch_override([{"comparisons": []}], "pooled", "r")[0] == "pooled"  # tables: no scratch question

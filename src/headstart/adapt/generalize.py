@@ -17,8 +17,9 @@ and images, ``pooled vs scratch`` (kind ``transfer``). Validation never touches 
 the probe's C and each arm's ``val_score`` come from leave-one-*training*-domain-out. With one training domain
 left (two domains in all) C comes from stratified 3-fold CV and alignment is not validated at all (random folds
 of one domain share its statistics, so they cannot show what alignment does to an unseen domain), and
-``recommended`` stays ``pooled``. The headline is the domain the user names (``holdout``), else the domain
-where ``pooled`` is worst.
+``recommended`` stays ``pooled``; it becomes ``scratch`` when the pooled model is ``negative-transfer`` against
+the from-scratch baseline on at least half of the held-out domains (and ``helps`` on none). The headline is the
+domain the user names (``holdout``), else the domain where ``pooled`` is worst.
 """
 
 from __future__ import annotations
@@ -354,6 +355,25 @@ def check_study(data: LabeledData, domains: np.ndarray, cfg: GeneralizeConfig) -
     return names
 
 
+def _scratch_override(blocks: list[dict[str, Any]], recommended: str, reason: str) -> tuple[str, str]:
+    """``scratch`` when the pooled model lost to the from-scratch baseline (``negative-transfer``) on at least
+    half of the held-out domains and beat it on none: those held-out domains are this study's evidence of how
+    each model does on a domain it never saw, which is what the recommendation is for."""
+    labels = [
+        c["label"]
+        for b in blocks
+        for c in b["comparisons"]
+        if c.get("kind") == "transfer" and c.get("a") == "pooled" and c.get("b") == "scratch"
+    ]
+    lost = labels.count("negative-transfer")
+    if not labels or "helps" in labels or 2 * lost < len(labels):
+        return recommended, reason
+    return "scratch", (
+        f"the from-scratch baseline beat the pooled model on {lost} of {len(labels)} held-out domains "
+        f"(negative-transfer); without it: {recommended}, {reason}"
+    )
+
+
 def generalize(
     data: LabeledData, domains: np.ndarray, cfg: GeneralizeConfig, *, column: str = "domain", echo: Echo | None = None
 ) -> GeneralizeResult:
@@ -399,6 +419,7 @@ def generalize(
         recommended = "pooled"
         shown = f"best aligned {100 * np.nan_to_num(best.val_score):.1f}%, " if best is not None else ""
         reason = f"no alignment beat it on {how} ({shown}pooled {100 * np.nan_to_num(pooled.val_score):.1f}%)"
+    recommended, reason = _scratch_override(blocks, recommended, reason)
     timing["total"] = time.perf_counter() - t0
     classes = list(data.classes)
     return GeneralizeResult(
