@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from headstart.export.onnx import (
-    EXPORTERS,
-    ExportPlan,
-    encoder_head_plan,
-    export_model,
-    export_run,
-    predict_onnx,
-    prepare_inputs,
-    register_exporter,
-)
+from headstart.export.contract import prepare_inputs
+from headstart.export.onnx import export_model, export_run, predict_onnx
+from headstart.export.plans import EXPORTERS, ExportPlan, encoder_head_plan, register_exporter
 from headstart.export.quantize import quantize_int8
 
 __all__ = [

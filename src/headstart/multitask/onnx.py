@@ -2,7 +2,7 @@
 (``probabilities_<task>``), plus parity with the torch model on the run's test items.
 
 Preprocessing stays outside the graph, as for single-task exports: ``preprocessing.json`` carries the
-encoder's contract (:func:`headstart.export.onnx.encoder_contract`) and the per-task outputs and classes.
+encoder's contract (:func:`headstart.export.contract.encoder_contract`) and the per-task outputs and classes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from torch import Tensor, nn
 
 from headstart.backends import DEFAULT_OPSET, EncoderGraph, make_session
 from headstart.errors import HeadstartError
-from headstart.export.onnx import PARITY_TOLERANCE, encoder_contract, prepare_inputs
+from headstart.export.contract import encoder_contract, prepare_inputs
+from headstart.export.parity import PARITY_TOLERANCE
 from headstart.io import atomic_dir, atomic_write_bytes, atomic_write_json
 from headstart.multitask.model import PROBE, MultitaskModel
 from headstart.multitask.objective import task_slices
