@@ -25,7 +25,7 @@ from headstart.advise import (
     rubric_table,
     similarity_band,
 )
-from headstart.advise.rubric import COMPUTE_KINDS, SIMILARITIES, STRATEGIES
+from headstart.advise.rubric_rows import COMPUTE_KINDS, SIMILARITIES, STRATEGIES
 from headstart.errors import HeadstartError
 
 

@@ -129,7 +129,8 @@ def test_neither_beats_the_majority_class_on_imbalanced_real_data(tmp_path: Path
 
 # ------------------------------------------------------------------------------------------- advisor commands
 def _advised_commands() -> list[str]:
-    from headstart.advise.rubric import RUBRIC, fit_command
+    from headstart.advise.rubric import fit_command
+    from headstart.advise.rubric_rows import RUBRIC
 
     return sorted({fit_command(row.strategy) for row in RUBRIC})
 

@@ -114,7 +114,7 @@ def test_trees_beat_the_text_probe_on_breast_cancer(tmp_path: Path) -> None:
 
 def test_advisor_expects_trees_on_tables_unless_text_in_row() -> None:
     from headstart.advise import advise
-    from headstart.advise.rubric import DATA_BANDS
+    from headstart.advise.rubric_rows import DATA_BANDS
     from headstart.advise.tabular_rubric import TABULAR_RUBRIC
 
     for band, *_ in DATA_BANDS:

@@ -1,5 +1,5 @@
-"""Strategy advice: a documented rubric (rubric.py), measurements (measure.py) and the data-aware advisor
-(data_aware.py, imported lazily: it needs torch and the backbones).
+"""Strategy advice: a documented rubric (rubric_rows.py, rubric.py), measurements (measure.py) and the
+data-aware advisor (data_aware.py, imported lazily: it needs torch and the backbones).
 
 The package is callable: ``headstart.advise(labels_per_class, similarity, compute)`` is
 :func:`headstart.advise.rubric.advise`, while ``headstart.advise.rubric`` etc. stay importable.
@@ -18,7 +18,8 @@ from headstart.advise.measure import (
     proxy_a_distance,
     similarity_band,
 )
-from headstart.advise.rubric import RUBRIC, Advice, RubricRow, advise, data_band, rubric_table
+from headstart.advise.rubric import Advice, advise, data_band, rubric_table
+from headstart.advise.rubric_rows import RUBRIC, RubricRow
 
 __all__ = [
     "RUBRIC",

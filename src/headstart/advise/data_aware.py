@@ -42,7 +42,8 @@ from headstart.advise.measure import (
     proxy_a_distance,
     similarity_band,
 )
-from headstart.advise.rubric import CONFIDENCES, Advice, advise, fit_command
+from headstart.advise.rubric import Advice, advise, fit_command
+from headstart.advise.rubric_rows import CONFIDENCES
 from headstart.backbones import check_license, get_spec, load_backbone
 from headstart.data import LabeledData, load_data
 from headstart.errors import HeadstartError

@@ -1,6 +1,6 @@
 """Rubric rows for tables: on feature columns, expect gradient-boosted trees to win unless a row carries text.
 
-Keyed by the data band (labels per class, as in :data:`headstart.advise.rubric.DATA_BANDS`) and whether a
+Keyed by the data band (labels per class, as in :data:`headstart.advise.rubric_rows.DATA_BANDS`) and whether a
 row holds free text (a ``--text-column`` or a long, mostly distinct string column). Every (band, text) pair
 is covered by exactly one row. Summary::
 

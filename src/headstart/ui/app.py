@@ -1,6 +1,6 @@
 """The advisor web app: one page (static/index.html, inline CSS/JS, no CDN) and a small JSON API.
 
-* ``GET /api/options``  - the rubric's input choices and data bands (from :mod:`headstart.advise.rubric`)
+* ``GET /api/options``  - the rubric's input choices and data bands (from :mod:`headstart.advise.rubric_rows`)
 * ``GET /api/advise?labels_per_class=&similarity=&compute=&unlabeled_target=`` - :func:`advise` as JSON
   (the Python rubric is the single source of truth; the page never re-implements it)
 * ``GET /api/runs`` - run directories under ``runs_dir`` with verdict, metrics and date
@@ -24,7 +24,8 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 
-from headstart.advise.rubric import COMPUTE_KINDS, DATA_BANDS, SIMILARITIES, advise
+from headstart.advise.rubric import advise
+from headstart.advise.rubric_rows import COMPUTE_KINDS, DATA_BANDS, SIMILARITIES
 from headstart.errors import HeadstartError
 
 __all__ = ["LOOPBACK_HOSTS", "create_app", "host_name", "list_runs"]
