@@ -54,7 +54,7 @@ def load_dataset(name: str) -> Any:
     import pandas as pd
 
     from headstart.data.builtin import _locate_rotten
-    from headstart.data.loaders import build_labeled
+    from headstart.data.labeled import build_labeled
 
     with bz2.open(_locate_rotten(), "rt", encoding="utf-8") as fh:
         df = pd.read_csv(fh)

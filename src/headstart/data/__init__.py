@@ -1,5 +1,6 @@
-"""Data layer: loaders, builtin datasets, splits, image decoding and validation."""
+"""Data layer: file and array loaders, builtin datasets, splits, image decoding and validation."""
 
+from headstart.data.arrays import from_arrays
 from headstart.data.builtin import BuiltinInfo, builtin_names, list_builtins, load_builtin
 from headstart.data.dataset import LabeledData
 from headstart.data.images import (
@@ -10,7 +11,6 @@ from headstart.data.images import (
     read_image,
 )
 from headstart.data.load import load_data
-from headstart.data.loaders import from_arrays
 from headstart.data.splits import Splits, make_splits
 from headstart.data.validate import DataSummary, check_classes, summarize, validate
 

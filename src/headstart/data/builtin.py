@@ -24,7 +24,7 @@ import pandas as pd
 
 from headstart.data.builtin_tables import TABLE_BUILTINS
 from headstart.data.dataset import LabeledData
-from headstart.data.loaders import build_labeled
+from headstart.data.labeled import build_labeled
 from headstart.data.packaged import package_file as _package_file
 from headstart.data.packaged import provenance as _provenance
 from headstart.errors import HeadstartError

@@ -1,6 +1,7 @@
 """``load_data``: the one entry point for builtins, image folders, tables and .npz files. It sits above the
-file loaders (:mod:`headstart.data.loaders`) and the builtins (:mod:`headstart.data.builtin`), which both
-build on the loaders' helpers."""
+file loaders (:mod:`headstart.data.table_files`, :mod:`headstart.data.image_folder`,
+:mod:`headstart.data.arrays`) and the builtins (:mod:`headstart.data.builtin`), which all build on
+:mod:`headstart.data.labeled`."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from headstart.data.arrays import _load_npz
 from headstart.data.builtin import load_builtin
 from headstart.data.dataset import LabeledData
-from headstart.data.loaders import (
-    SUPPORTED_HINT,
-    TABLE_EXTENSIONS,
-    _BadItems,
-    _load_image_folder,
-    _load_npz,
-    _load_table,
-)
+from headstart.data.image_folder import _load_image_folder
+from headstart.data.labeled import _BadItems
+from headstart.data.table_files import TABLE_EXTENSIONS, _load_table
 from headstart.errors import HeadstartError
+
+SUPPORTED_HINT = (
+    "use a folder of images (one subfolder per class), .csv, .tsv, .jsonl, .parquet or .npz, or builtin:NAME"
+)
 
 
 def load_data(

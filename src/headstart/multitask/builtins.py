@@ -23,7 +23,7 @@ from headstart.data.builtin import (
     _provenance,
     adult_text,
 )
-from headstart.data.loaders import build_labeled
+from headstart.data.labeled import build_labeled
 from headstart.errors import HeadstartError
 from headstart.multitask.data import MultiLabeledData, TaskLabels, encode_task
 

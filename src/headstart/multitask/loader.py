@@ -6,15 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from headstart.data.loaders import (
-    TABLE_EXTENSIONS,
-    _BadItems,
-    _pick_column,
-    _read_table,
-    _text_value,
-    build_labeled,
-    label_to_str,
-)
+from headstart.data.labeled import _BadItems, _text_value, build_labeled, label_to_str
+from headstart.data.table_files import TABLE_EXTENSIONS, _pick_column, _read_table
 from headstart.errors import HeadstartError
 from headstart.multitask.builtins import load_multitask_builtin
 from headstart.multitask.data import MultiLabeledData, TaskLabels, check_label_columns, encode_task
