@@ -368,7 +368,7 @@ def test_ddp_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
 
 
 def test_low_cka_warns_only_when_transfer_did_not_help() -> None:
-    from headstart.strategies.finetune import cka_warnings
+    from headstart.strategies.finetune_model import cka_warnings
 
     assert cka_warnings(0.2, "no-difference") and "CKA 0.20" in cka_warnings(0.2, "negative-transfer")[0]
     assert (

@@ -519,6 +519,6 @@ def ship_rule(ship: str, tv: float, bv: float) -> tuple[str, str]:
 
 
 def transfer_warnings(task: TransferTask, metrics: dict[str, Any]) -> list[str]:
-    from headstart.strategies.finetune import cka_warnings
+    from headstart.strategies.finetune_model import cka_warnings
 
     return cka_warnings(task.notes.get("cka"), metrics["verdict"]["label"])

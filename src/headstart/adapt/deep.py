@@ -12,7 +12,7 @@ optimizer groups and checkpoints as :mod:`headstart.strategies.finetune`).
   both; ``loss = CE(source rows) + trade_off * domain loss`` (DANN, CDAN) or ``+ weight * pseudo-label loss``
   (self-training). Validation (early stopping) is the cross-entropy on the labeled source validation split.
 
-The shipped artifact is the inner classifier as a :class:`~headstart.strategies.finetune.FineTunedModel`, so
+The shipped artifact is the inner classifier as a :class:`~headstart.strategies.finetune_model.FineTunedModel`, so
 it saves, loads and predicts like any fine-tuned model.
 """
 
@@ -32,6 +32,7 @@ from headstart.backbones.classifier import EncoderClassifier
 from headstart.errors import HeadstartError
 from headstart.strategies import finetune as ft
 from headstart.strategies.base import TransferTask
+from headstart.strategies.finetune_model import FineTunedModel
 from headstart.strategies.lora_adapters import wrap_lora
 from headstart.training import train
 from headstart.training.da_losses import (
@@ -180,7 +181,7 @@ def fit_deep(
     *,
     strategy: str,
     settings: DaSettings | None = None,
-) -> ft.FineTunedModel:
+) -> FineTunedModel:
     """Train ``strategy`` on ``task`` (labeled source train/val) + ``target_items`` (unlabeled) with ``method``;
     checkpoints in ``task.work_dir`` (``task.resume`` continues them)."""
     if strategy not in PREPARE:

@@ -207,6 +207,7 @@ def _fit_encoder(
     import copy
 
     from headstart.strategies import finetune as ft
+    from headstart.strategies.finetune_batches import _default_flip, make_collate
 
     primary = Y_train[:, 0]
     helper = TransferTask(
@@ -218,8 +219,8 @@ def _fit_encoder(
     torch.manual_seed(spec.seed)
     enc = copy.deepcopy(encoder)  # every arm starts from the same pre-trained weights
     net = MultiHeadEncoder(enc, n_classes, dropout=float(hp["dropout"]), train_bn=bool(hp["train_bn"]))
-    flip = bool(spec.options.get("hflip", ft._default_flip(train_items))) if spec.modality == "image" else False
-    collate = ft.make_collate(enc, augment=bool(hp["augment"]), flip=flip)
+    flip = bool(spec.options.get("hflip", _default_flip(train_items))) if spec.modality == "image" else False
+    collate = make_collate(enc, augment=bool(hp["augment"]), flip=flip)
     t0 = time.perf_counter()
     if hp["lp_init"]:
         _init_heads(net, train_items, Y_train, n_classes, spec.seed)

@@ -90,7 +90,7 @@ class MultitaskModel:
             x = np.asarray(items if embedded else self.embed(items), dtype=np.float32)
             batches = [{"x": torch.from_numpy(x[i : i + 1024])} for i in range(0, len(x), 1024)]
         else:
-            from headstart.strategies.finetune import make_collate
+            from headstart.strategies.finetune_batches import make_collate
 
             collate = make_collate(net.encoder, augment=False, flip=False)  # type: ignore[arg-type]
             seq = list(items)
