@@ -22,6 +22,29 @@ def test_mmd_permutation_test_separates_shifted_gaussians() -> None:
     assert moved["p_value"] < 0.01
 
 
+def test_mmd_on_text_embeddings_is_quiet_without_shift_and_flags_longer_snippets() -> None:
+    """384-d MiniLM embeddings, 300 reference items: same-pool draws must not alarm (a PCA fitted on the reference
+    alone alarmed in 20 of 20), the longest quarter of the snippets must."""
+    from headstart.backbones import load_backbone
+    from headstart.data import load_data
+    from headstart.features import extract
+
+    d = load_data("builtin:rotten-tomatoes")
+    pick = np.random.default_rng(0).choice(len(d.y), 1100, replace=False)
+    emb, _ = extract(load_backbone("minilm-l6"), [d.items[i] for i in pick], progress=False)
+    ref, pool = emb[:300], emb[300:]
+    rng = np.random.default_rng(1)
+    alarms = sum(
+        mmd_test(ref, pool[rng.choice(len(pool), 200, replace=False)], n_perm=200, seed=r)["p_value"] < 0.05
+        for r in range(20)
+    )
+    assert alarms <= 3  # P(>= 4 of 20 | exact 5% test) = 1.6%
+    lengths = np.array([len(d.items[i]) for i in pick])
+    longest = np.argsort(lengths)[-200:]
+    others = np.setdiff1d(np.arange(len(pick)), longest)[:300]
+    assert mmd_test(emb[others], emb[longest], n_perm=200)["p_value"] < 0.01
+
+
 @pytest.mark.slow
 def test_monitor_flags_digits_against_a_mnist_run(mnist_run: Path, tmp_path: Path) -> None:
     doc = monitor_run(mnist_run, "builtin:digits", chunk_size=300, out=tmp_path, max_items=600)

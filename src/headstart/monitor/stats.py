@@ -21,7 +21,7 @@ MAX_PCA_DIM = 32
 
 
 def pca_fit(X: np.ndarray, dim: int = MAX_PCA_DIM) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, components [d, D]) of a PCA fitted on the reference only (so the test stays two-sample fair)."""
+    """(mean, components [d, D]) of a PCA of ``X``."""
     X = np.asarray(X, dtype=np.float64)
     mu = X.mean(0)
     _, _, vt = np.linalg.svd(X - mu, full_matrices=False)
@@ -33,12 +33,18 @@ def mmd_test(
 ) -> dict[str, Any]:
     """Unbiased MMD² with an RBF kernel (bandwidth: median pairwise distance) and a permutation p-value.
 
+    The PCA (``pca_dim``) is fitted on the pooled sample: a projection that is a symmetric function of X and
+    Y together keeps the items exchangeable under no shift, so the permutation p-value stays exact. Fitted on
+    the reference alone it keeps the reference's own sampling noise in the top components, so new items from
+    the same distribution look "shifted": on 384-d MiniLM embeddings of Rotten Tomatoes, 300 reference vs
+    200 new items drawn from the same pool raised the alarm in 20 of 20 draws (tests/test_monitor.py).
+
     All permutations are evaluated at once: with indicator matrix ``A [N, P]``, the within-X kernel sums are
     ``diag(A^T K A)``, so the cost is one ``K @ A`` product.
     """
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     if pca_dim:
-        mu, comp = pca_fit(X, pca_dim)
+        mu, comp = pca_fit(np.vstack([X, Y]), pca_dim)
         X, Y = (X - mu) @ comp.T, (Y - mu) @ comp.T
     n, m = len(X), len(Y)
     Z = np.vstack([X, Y])
