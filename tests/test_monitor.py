@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from headstart.evaluation.mmd import mmd_test
 from headstart.monitor.monitor import monitor_arrays, monitor_run, reference_indices
-from headstart.monitor.stats import mmd_test
 from headstart.runinputs import embed_items, open_run
 
 
