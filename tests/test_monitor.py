@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from headstart.evaluation.mmd import mmd_test
 from headstart.monitor.monitor import monitor_arrays, monitor_run, reference_indices
-from headstart.monitor.stats import mmd_test
 from headstart.runinputs import embed_items, open_run
 
 
@@ -20,6 +20,29 @@ def test_mmd_permutation_test_separates_shifted_gaussians() -> None:
     moved = mmd_test(rng.normal(size=(80, 5)), rng.normal(0.6, 1, size=(80, 5)), n_perm=200)
     assert same["p_value"] > 0.05
     assert moved["p_value"] < 0.01
+
+
+def test_mmd_on_text_embeddings_is_quiet_without_shift_and_flags_longer_snippets() -> None:
+    """384-d MiniLM embeddings, 300 reference items: same-pool draws must not alarm (a PCA fitted on the reference
+    alone alarmed in 20 of 20), the longest quarter of the snippets must."""
+    from headstart.backbones import load_backbone
+    from headstart.data import load_data
+    from headstart.features import extract
+
+    d = load_data("builtin:rotten-tomatoes")
+    pick = np.random.default_rng(0).choice(len(d.y), 1100, replace=False)
+    emb, _ = extract(load_backbone("minilm-l6"), [d.items[i] for i in pick], progress=False)
+    ref, pool = emb[:300], emb[300:]
+    rng = np.random.default_rng(1)
+    alarms = sum(
+        mmd_test(ref, pool[rng.choice(len(pool), 200, replace=False)], n_perm=200, seed=r)["p_value"] < 0.05
+        for r in range(20)
+    )
+    assert alarms <= 3  # P(>= 4 of 20 | exact 5% test) = 1.6%
+    lengths = np.array([len(d.items[i]) for i in pick])
+    longest = np.argsort(lengths)[-200:]
+    others = np.setdiff1d(np.arange(len(pick)), longest)[:300]
+    assert mmd_test(emb[others], emb[longest], n_perm=200)["p_value"] < 0.01
 
 
 @pytest.mark.slow

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from scipy.spatial.distance import cdist, pdist
 
 from headstart.advise.measure import PAD_HIGH_BELOW, PAD_LOW_FROM, domain_classifier_oof
+from headstart.evaluation.mmd import mmd_test
 
 __all__ = ["ADAPT_CALLS", "SHIFT_CALLS", "domain_accuracy", "mmd_permutation", "shift_call", "wilson_ci"]
 
@@ -47,38 +47,23 @@ def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, 
     return float(mid - half), float(mid + half)
 
 
-def _mmd_from_kernel(k: np.ndarray, a: np.ndarray) -> float:
-    """Unbiased MMD^2 from the pooled kernel ``k`` and a boolean mask ``a`` of the first sample."""
-    b = ~a
-    m, n = int(a.sum()), int(b.sum())
-    kxx, kyy, kxy = k[np.ix_(a, a)], k[np.ix_(b, b)], k[np.ix_(a, b)]
-    return float(
-        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
-    )
-
-
 def mmd_permutation(
     source: np.ndarray, target: np.ndarray, *, n_perm: int = 200, max_samples: int = 400, seed: int = 0
 ) -> tuple[float, float]:
     r"""(MMD^2, permutation p-value) between two samples.
 
     ``MMD_u^2 = mean_{i!=j} k(x_i,x_j) + mean_{i!=j} k(y_i,y_j) - 2 mean k(x_i,y_j)`` with
-    ``k(a,b) = exp(-||a-b||^2 / (2 s^2))``, ``s`` the median pairwise distance of the pooled sample. Each sample
-    is subsampled to ``max_samples`` rows. ``p = (1 + #{perm: MMD_perm >= MMD}) / (1 + n_perm)``.
+    ``k(a,b) = exp(-||a-b||^2 / (2 s^2))``, ``s`` the median pairwise distance of the pooled sample, computed by
+    :func:`headstart.evaluation.mmd.mmd_test` (no PCA). Each sample is subsampled to ``max_samples`` rows.
+    ``p = (1 + #{perm: MMD_perm >= MMD}) / (1 + n_perm)``.
     """
     rng = np.random.default_rng(seed)
     xs = np.asarray(source, dtype=np.float64)
     xt = np.asarray(target, dtype=np.float64)
     xs = xs[rng.choice(len(xs), size=min(len(xs), max_samples), replace=False)]
     xt = xt[rng.choice(len(xt), size=min(len(xt), max_samples), replace=False)]
-    pooled = np.vstack([xs, xt])
-    med = float(np.median(pdist(pooled)))
-    gamma = 1.0 / (2.0 * (med**2 if med > 0 else 1.0))
-    k = np.exp(-gamma * cdist(pooled, pooled, "sqeuclidean"))
-    mask = np.r_[np.ones(len(xs), dtype=bool), np.zeros(len(xt), dtype=bool)]
-    observed = _mmd_from_kernel(k, mask)
-    null = np.array([_mmd_from_kernel(k, rng.permutation(mask)) for _ in range(n_perm)])
-    return observed, float((1 + np.sum(null >= observed)) / (1 + n_perm))
+    res = mmd_test(xs, xt, n_perm=n_perm, seed=seed, pca_dim=None)
+    return float(res["statistic"]), float(res["p_value"])
 
 
 def domain_accuracy(

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from headstart.errors import HeadstartError
+from headstart.evaluation.mmd import mmd_test
 from headstart.io import atomic_write_json, atomic_write_text
 from headstart.monitor.cbpe import estimate_accuracy
-from headstart.monitor.stats import bbsd_ks, class_share_test, mmd_test
+from headstart.monitor.stats import bbsd_ks, class_share_test
 from headstart.runinputs import RunInputs, embed_items, feature_source, features_are_frozen, load_new_data, open_run
 
 ALPHA = 0.05

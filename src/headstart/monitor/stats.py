@@ -6,7 +6,8 @@ Günnemann & Lipton, NeurIPS 2019), which found a pretrained model's representat
 best. Library check: alibi-detect 0.13 (which has these detectors) pins numpy < 2 and pandas < 3 and does not
 install beside this stack; evidently 0.7 and NannyML 0.13 allow numpy 2 but pull a web server, telemetry,
 plotly/kaleido, cloud file systems and (NannyML) lightgbm < 4.6, and neither has a permutation MMD on
-arbitrary embeddings; the tests below are ~100 lines of scipy, so headstart keeps them here.
+arbitrary embeddings; the tests are ~100 lines of scipy, so headstart keeps them: the MMD in
+:mod:`headstart.evaluation.mmd` (shared with the advisor), the output tests below.
 """
 
 from __future__ import annotations
@@ -15,60 +16,6 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-
-N_PERMUTATIONS = 500
-MAX_PCA_DIM = 32
-
-
-def pca_fit(X: np.ndarray, dim: int = MAX_PCA_DIM) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, components [d, D]) of a PCA fitted on the reference only (so the test stays two-sample fair)."""
-    X = np.asarray(X, dtype=np.float64)
-    mu = X.mean(0)
-    _, _, vt = np.linalg.svd(X - mu, full_matrices=False)
-    return mu, vt[: max(1, min(dim, len(X) - 1, X.shape[1]))]
-
-
-def mmd_test(
-    X: np.ndarray, Y: np.ndarray, *, n_perm: int = N_PERMUTATIONS, seed: int = 0, pca_dim: int | None = MAX_PCA_DIM
-) -> dict[str, Any]:
-    """Unbiased MMD² with an RBF kernel (bandwidth: median pairwise distance) and a permutation p-value.
-
-    All permutations are evaluated at once: with indicator matrix ``A [N, P]``, the within-X kernel sums are
-    ``diag(A^T K A)``, so the cost is one ``K @ A`` product.
-    """
-    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    if pca_dim:
-        mu, comp = pca_fit(X, pca_dim)
-        X, Y = (X - mu) @ comp.T, (Y - mu) @ comp.T
-    n, m = len(X), len(Y)
-    Z = np.vstack([X, Y])
-    sq = (Z * Z).sum(1)
-    D2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * Z @ Z.T, 0.0)
-    off = D2[np.triu_indices(len(Z), 1)]
-    sigma2 = float(np.median(off[off > 0])) if (off > 0).any() else 1.0
-    K = np.exp(-D2 / (2.0 * sigma2))
-    rng = np.random.default_rng(seed)
-    A = np.zeros((n + m, n_perm + 1))
-    A[:n, 0] = 1.0
-    for j in range(1, n_perm + 1):
-        A[rng.permutation(n + m)[:n], j] = 1.0
-    B = 1.0 - A
-    KA, row = K @ A, K.sum(1)
-    sxx = (A * KA).sum(0) - n  # minus the n diagonal ones
-    sxy = (B * KA).sum(0)
-    syy = (B * (row[:, None] - KA)).sum(0) - m
-    mmd2 = sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2.0 * sxy / (n * m)
-    p = (1 + int((mmd2[1:] >= mmd2[0]).sum())) / (n_perm + 1)
-    return {
-        "test": "MMD (RBF, median heuristic, permutation)",
-        "statistic": float(mmd2[0]),
-        "p_value": p,
-        "n_reference": n,
-        "n_new": m,
-        "bandwidth": float(np.sqrt(sigma2)),
-        "n_permutations": n_perm,
-        "pca_dim": int(X.shape[1]) if pca_dim else None,
-    }
 
 
 def bbsd_ks(p_ref: np.ndarray, p_new: np.ndarray, classes: list[str]) -> dict[str, Any]:
