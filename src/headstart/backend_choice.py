@@ -9,7 +9,9 @@ Image encoders run in ONNX Runtime fp32 (ahead of torch bf16 on the same CPU); s
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -22,6 +24,7 @@ __all__ = [
     "auto_backend",
     "cpu_has_fast_bf16",
     "default_precision",
+    "forced_backend",
     "onnx_available",
     "resolve_backend",
     "resolve_precision",
@@ -121,3 +124,18 @@ def use_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise HeadstartError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     os.environ["HEADSTART_BACKEND"] = backend
+
+
+@contextlib.contextmanager
+def forced_backend(backend: str) -> Iterator[None]:
+    """Every ``auto`` extraction inside the block uses ``backend``: the reference side of an ONNX export's
+    parity check runs the model in torch fp32, whatever auto would pick (bf16 text on AMX CPUs)."""
+    before = os.environ.get("HEADSTART_BACKEND")
+    use_backend(backend)  # checks the name, sets the variable
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HEADSTART_BACKEND", None)
+        else:
+            os.environ["HEADSTART_BACKEND"] = before

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from headstart.backend_choice import forced_backend
 from headstart.backends import DEFAULT_OPSET, EncoderGraph, make_session
 from headstart.errors import HeadstartError
 from headstart.export.contract import encoder_contract, prepare_inputs
@@ -139,7 +140,8 @@ def export_multitask_run(run_dir: str | Path, model: MultitaskModel, config: dic
 
             tokenizer = AutoTokenizer.from_pretrained(str(out / contract["text"]["tokenizer"]))
         ort = ort_tasks(make_session(out / FILE), contract, test, tokenizer=tokenizer)
-        ref = model.predict_tasks(test)
+        with forced_backend("torch"):  # the reference: the model in torch fp32, as the graph is
+            ref = model.predict_tasks(test)
         parity = {}
         for (t, p_torch), p_ort in zip(ref.items(), ort, strict=True):
             diff = float(np.abs(p_ort - p_torch).max())
