@@ -84,9 +84,9 @@ class ColdCache:
 def _clear_in_process_caches() -> None:
     """Empty headstart's in-memory caches so one run never reuses another's work."""
     try:
-        from headstart.strategies import contrastive
+        from headstart.strategies import contrastive_states
 
-        lower = getattr(contrastive, "LOWER_CACHE", None)
+        lower = getattr(contrastive_states, "LOWER_CACHE", None)
         if lower is not None and hasattr(lower, "data"):
             lower.data.clear()
             lower.bytes = 0
