@@ -75,7 +75,8 @@ def resolve_backbone(cfg: FitConfig, data: LabeledData) -> tuple[str, list[str]]
 def check_studies(cfg: FitConfig, data: LabeledData, splits: Splits) -> None:
     """Validate the study options against the data before anything is written."""
     from headstart.evaluation.audit import positive_class_index
-    from headstart.studies import check_variance_config, parse_fractions
+    from headstart.study_curve import parse_fractions
+    from headstart.study_variance import check_variance_config
 
     check_baseline(cfg.baseline, data.modality, data.task)
     if data.task == "regression":
