@@ -40,7 +40,7 @@ def _task(data: Any, splits: Any, seed: int, options: dict[str, Any]) -> Any:
 def run_headstart(method: str, data: Any, splits: Any, seed: int, options: dict[str, Any], cold: bool) -> dict:
     from headstart.baselines.text import TfidfLogReg
     from headstart.strategies import get_strategy
-    from headstart.strategies.contrastive import LOWER_CACHE
+    from headstart.strategies.contrastive_states import LOWER_CACHE
 
     test = [data.items[i] for i in splits.test]
     y_test = data.y[splits.test]

@@ -53,7 +53,7 @@ def load_dataset(name: str) -> Any:
         return load_data(DATASETS[name])
     import pandas as pd
 
-    from headstart.data.builtin import _locate_rotten
+    from headstart.data.builtin_texts import _locate_rotten
     from headstart.data.labeled import build_labeled
 
     with bz2.open(_locate_rotten(), "rt", encoding="utf-8") as fh:

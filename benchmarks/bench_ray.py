@@ -40,8 +40,9 @@ def main() -> None:
 
     from headstart.config import FitConfig
     from headstart.executors import Executor
+    from headstart.pair_fitter import PairFitter
     from headstart.pipeline import fit_run
-    from headstart.studies import PairFitter, run_variance
+    from headstart.study_variance import run_variance
 
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:

@@ -84,9 +84,9 @@ class ColdCache:
 def _clear_in_process_caches() -> None:
     """Empty headstart's in-memory caches so one run never reuses another's work."""
     try:
-        from headstart.strategies import contrastive
+        from headstart.strategies import contrastive_states
 
-        lower = getattr(contrastive, "LOWER_CACHE", None)
+        lower = getattr(contrastive_states, "LOWER_CACHE", None)
         if lower is not None and hasattr(lower, "data"):
             lower.data.clear()
             lower.bytes = 0
@@ -135,7 +135,7 @@ def _strategy(
 ) -> Any:
     """A headstart strategy exactly as ``fit_run`` calls it (``auto`` resolved by its documented rule)."""
     from headstart.advise.auto import choose_strategy
-    from headstart.pipeline import default_image_size
+    from headstart.features import default_image_size
     from headstart.strategies import get_strategy
 
     image_size = default_image_size(data, backbone)
@@ -298,8 +298,7 @@ def run_warmup(job: dict[str, Any], emit: Emitter) -> None:
     """Export (ONNX) every backbone once into the shared folder, timing it; embeds a handful of items."""
     from headstart.backbones import load_backbone
     from headstart.data import load_data
-    from headstart.features import extract
-    from headstart.pipeline import default_image_size
+    from headstart.features import default_image_size, extract
 
     for backbone, dataset in job["pairs"]:
         with ColdCache(job["cache_base"], job.get("onnx_dir")):

@@ -15,7 +15,10 @@ from headstart.data import load_data, make_splits
 from headstart.errors import HeadstartError
 from headstart.models import load_model
 from headstart.strategies import TransferTask, get_strategy
-from headstart.strategies.contrastive import LOWER_CACHE, ContrastiveModel, _folds, _options, pair_loss
+from headstart.strategies.contrastive import _options
+from headstart.strategies.contrastive_model import ContrastiveModel
+from headstart.strategies.contrastive_states import LOWER_CACHE
+from headstart.strategies.contrastive_training import _folds, pair_loss
 
 K = 16
 MAX_TEST = 400

@@ -14,6 +14,7 @@ from headstart.data import (
     LabeledData,
     Splits,
     builtin_names,
+    builtin_spam,
     from_arrays,
     images_to_array,
     list_builtins,
@@ -23,7 +24,6 @@ from headstart.data import (
     summarize,
     validate,
 )
-from headstart.data import builtin as builtin_mod
 from headstart.errors import HeadstartError
 
 AVAILABLE = {b.name: b for b in list_builtins()}
@@ -141,7 +141,7 @@ def test_email_text_subject_and_html_fallback() -> None:
         b"From: a@b\r\nSubject: =?utf-8?q?Caf=C3=A9_offer?=\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
         b"<html><style>p{}</style><p>Buy&nbsp;now</p></html>"
     )
-    text = builtin_mod.email_text(raw)
+    text = builtin_spam.email_text(raw)
     assert text.startswith("Café offer\n\n") and "Buy" in text and "<p>" not in text and "p{}" not in text
 
 

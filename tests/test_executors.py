@@ -60,8 +60,9 @@ def test_run_jobs_on_ray_keeps_job_order_and_job_errors(local_ray: None) -> None
 @needs_ray
 @pytest.mark.slow
 def test_seeds_study_on_ray_matches_sequential(tmp_path: Path, local_ray: None) -> None:
+    from headstart.pair_fitter import PairFitter
     from headstart.pipeline import fit_run
-    from headstart.studies import PairFitter, run_variance
+    from headstart.study_variance import run_variance
 
     cfg = FitConfig(
         data="builtin:digits",

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import headstart.pipeline as pipeline
+import headstart.run_arms as run_arms
 from headstart.cli import app
 from headstart.config import FitConfig
 from headstart.errors import HeadstartError
@@ -107,7 +108,7 @@ def test_failed_baseline_keeps_the_transfer_result(tmp_path: Path, monkeypatch: 
     def no_vocabulary(*_a: object, **_k: object) -> None:
         raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
 
-    monkeypatch.setattr(pipeline, "cached_fit_baseline", no_vocabulary)
+    monkeypatch.setattr(run_arms, "cached_fit_baseline", no_vocabulary)
     r = pipeline.fit_run(
         FitConfig(data="builtin:digits", out=str(tmp_path / "r"), labels_per_class=5, max_test=100, progress=False)
     )

@@ -19,17 +19,12 @@ from headstart.data import load_data, make_splits
 from headstart.errors import HeadstartError
 from headstart.evaluation.variance import sign_consistency, summarize_runs
 from headstart.evaluation.verdict import apply_variance, paired_bootstrap_verdict
+from headstart.pair_fitter import PairFitter
 from headstart.strategies import base as strategy_base
 from headstart.strategies.base import TransferTask
-from headstart.studies import (
-    PairFitter,
-    check_variance_config,
-    parse_fractions,
-    run_curve,
-    run_variance,
-    split_train_val,
-    stratified_subsample,
-)
+from headstart.study_curve import parse_fractions, run_curve
+from headstart.study_splits import split_train_val, stratified_subsample
+from headstart.study_variance import check_variance_config, run_variance
 
 WORDS = {"pos": ["great", "fine", "love", "superb"], "neg": ["awful", "bad", "hate", "poor"]}
 

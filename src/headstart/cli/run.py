@@ -103,7 +103,7 @@ def print_result(result: Any) -> None:
 
 
 def _fractions(text: str) -> list[float]:
-    from headstart.studies import parse_fractions
+    from headstart.study_curve import parse_fractions
 
     return parse_fractions(text)
 

@@ -13,17 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from headstart.data.builtin import (
-    ADULT_COLUMNS,
-    FASHION_CLASSES,
-    _load_fashion,
-    _locate_adult,
-    _locate_fashion,
-    _package_file,
-    _provenance,
-    adult_text,
-)
+from headstart.data.builtin_images import FASHION_CLASSES, _load_fashion, _locate_fashion
+from headstart.data.builtin_texts import ADULT_COLUMNS, _locate_adult, adult_text
 from headstart.data.labeled import build_labeled
+from headstart.data.packaged import package_file as _package_file
+from headstart.data.packaged import provenance as _provenance
 from headstart.errors import HeadstartError
 from headstart.multitask.data import MultiLabeledData, TaskLabels, encode_task
 
