@@ -14,6 +14,11 @@ from headstart.errors import HeadstartError
 from headstart.ranking.rank import rank_data
 
 
+@pytest.fixture(autouse=True)
+def _torch_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADSTART_BACKEND", "torch")  # no ONNX export of these throw-away weights
+
+
 def _trained_bn_encoder() -> Encoder:
     """A random-init MobileNetV2 whose BatchNorm statistics were updated on real digits (non-trivial features)."""
     torch.manual_seed(3)
@@ -74,3 +79,23 @@ def test_registration_refuses_bad_input(own_weights: Path, tmp_path: Path) -> No
     with pytest.raises(HeadstartError, match="not found"):
         register_image_backbone("x-own", tmp_path / "missing.safetensors", source_domain="-")
     assert "x-own" not in REGISTRY
+
+
+def test_rank_cli_takes_an_own_backbone(own_weights: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    args = ["rank", "builtin:digits", "--own", f"mine={own_weights}", "--backbones", "mine,mobilenetv2:random"]
+    try:
+        res = CliRunner().invoke(app, [*args, "--labels-per-class", "5", "--image-size", "32", "--json"])
+        assert res.exit_code == 0, res.output
+        rows = {r["name"]: r for r in json.loads(res.output)}
+        assert set(rows) == {"mine", "mobilenetv2:random"}
+        assert np.isfinite(rows["mine"]["leep"]) and not rows["mine"]["control"]
+        bad = CliRunner().invoke(app, ["rank", "builtin:digits", "--own", "nothing-here"])
+        assert bad.exit_code == 2 and "NAME=PATH.safetensors" in bad.output
+    finally:
+        REGISTRY.pop("mine", None)

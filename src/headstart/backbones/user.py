@@ -23,7 +23,7 @@ from headstart.backbones.spec import BackboneSpec
 from headstart.errors import HeadstartError
 from headstart.io import atomic_write_bytes
 
-__all__ = ["USER_BASES", "register_image_backbone", "save_image_backbone"]
+__all__ = ["USER_BASES", "register_cli_backbone", "register_image_backbone", "save_image_backbone"]
 
 # registry entries whose builder reads a torchvision-style safetensors state dict with any source head
 USER_BASES = ("mobilenetv2",)
@@ -84,3 +84,11 @@ def register_image_backbone(
     )
     REGISTRY[name] = spec
     return spec
+
+
+def register_cli_backbone(text: str) -> BackboneSpec:
+    """``NAME=PATH.safetensors`` (the CLI's ``--own``): a MobileNetV2 with the user's weights, under ``NAME``."""
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise HeadstartError(f"--own '{text}': write NAME=PATH.safetensors (e.g. mine=weights/mine.safetensors)")
+    return register_image_backbone(name.strip(), path.strip(), source_domain="user-supplied weights (--own)")
