@@ -19,7 +19,8 @@ def _torch_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEADSTART_BACKEND", "torch")  # no ONNX export of these throw-away weights
 
 
-def _trained_bn_encoder() -> Encoder:
+@pytest.fixture(scope="module")
+def bn_encoder() -> Encoder:
     """A random-init MobileNetV2 whose BatchNorm statistics were updated on real digits (non-trivial features)."""
     torch.manual_seed(3)
     enc = load_backbone("mobilenetv2:random", image_size=32)
@@ -32,8 +33,8 @@ def _trained_bn_encoder() -> Encoder:
 
 
 @pytest.fixture
-def own(tmp_path: Path) -> tuple[Path, Encoder]:
-    enc = _trained_bn_encoder()
+def own(tmp_path: Path, bn_encoder: Encoder) -> tuple[Path, Encoder]:
+    enc = bn_encoder
     return save_image_backbone(tmp_path / "own.safetensors", enc.body, torch.nn.Linear(1280, 7)), enc
 
 
