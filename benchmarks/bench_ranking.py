@@ -358,6 +358,40 @@ def _load() -> str:
         return "n/a"
 
 
+def _result(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    own: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    load_start: str,
+    t0: float,
+) -> dict[str, Any]:
+    meta = {
+        "command": "python benchmarks/bench_ranking.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "wall_seconds": time.perf_counter() - t0,
+        "load_start": load_start,
+        "load_end": _load(),
+        **{
+            k: getattr(args, k)
+            for k in (
+                "image_size",
+                "seed",
+                "rank_per_class",
+                "train_per_class",
+                "val_per_class",
+                "test_size",
+                "ft_epochs",
+                "pretrain_per_class",
+                "pretrain_epochs",
+            )
+        },
+    }
+    return {"meta": meta, "pretrained": own, "tasks": results}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 1 task, 48 px, tiny sizes")
@@ -409,34 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ranking-") as tmp:
         os.environ["HEADSTART_CACHE"] = str(Path(tmp) / "cache")  # empty: embeddings and ONNX graphs
         own = pretrain_sources(args, Path(tmp))
-        results = []
+        results: list[dict[str, Any]] = []
         for name in args.tasks.split(","):
             print(f"task builtin:{name}", flush=True)
             results.append(run_task(f"builtin:{name}", own, args))
-    meta = {
-        "command": "python benchmarks/bench_ranking.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": platform.machine(),
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "wall_seconds": time.perf_counter() - t0,
-        "load_start": load_start,
-        "load_end": _load(),
-        **{
-            k: getattr(args, k)
-            for k in (
-                "image_size",
-                "seed",
-                "rank_per_class",
-                "train_per_class",
-                "val_per_class",
-                "test_size",
-                "ft_epochs",
-                "pretrain_per_class",
-                "pretrain_epochs",
-            )
-        },
-    }
-    res = {"meta": meta, "pretrained": own, "tasks": results}
+            # after every task, so an interrupted run keeps what it measured
+            atomic_write_json(args.out.with_suffix(".json"), _result(args, argv, own, results, load_start, t0))
+    res = _result(args, argv, own, results, load_start, t0)
     atomic_write_json(args.out.with_suffix(".json"), res)
     md = write_markdown(res)
     atomic_write_text(args.out, md)
