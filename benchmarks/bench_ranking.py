@@ -363,10 +363,15 @@ def write_markdown(res: dict[str, Any]) -> str:
     ]
     for r in results:
         fails = [s for s in SCORES if not r["taus"]["finetune"][s] >= TAU_TARGET]
+        ft, pr = r["truth"]["finetune"], r["truth"]["probe"]
+        top = r["rows"][0]["name"]
+        controls = ", ".join(f"{n} {ft[n]:.2f} / {pr[n]:.2f}" for n in r["zoo"] if n.endswith(":random"))
         lines.append(
             f"* {r['source']}: LogME tau {_f(r['taus']['finetune']['logme'], 2)} (fine-tune) / "
             f"{_f(r['taus']['probe']['logme'], 2)} (probe); below {TAU_TARGET} vs fine-tuning: "
-            f"{', '.join(fails) or 'none'}."
+            f"{', '.join(fails) or 'none'}. LogME's first pick {top} fine-tunes to {ft[top]:.2f}; best fine-tuned "
+            f"{max(ft, key=ft.__getitem__)} {max(ft.values()):.2f}, best probe {max(pr, key=pr.__getitem__)} "
+            f"{max(pr.values()):.2f}; controls (fine-tune / probe): {controls}."
         )
     lines += NOTES
     return "\n".join(lines) + "\n"
