@@ -360,7 +360,8 @@ def write_markdown(res: dict[str, Any]) -> str:
         f"* **Target** (issue 15 §4): LogME or the best score tau >= {TAU_TARGET} at <= {RATIO_TARGET:.0%} of the "
         f"fine-tune-all time. Measured: LogME mean tau {logme_ft:.2f} vs fine-tuning ({logme_pr:.2f} vs the "
         f"probe); best score defined for every candidate vs fine-tuning {best_ft} ({best_ft_tau:.2f}); ranking "
-        f"with the closed-form scores took {ratio:.1%} of the fine-tune-all time ({tot_full / tot_ft:.1%} with the CV proxies) -> tau "
+        f"with the closed-form scores took "
+        f"{ratio:.1%} of the fine-tune-all time ({tot_full / tot_ft:.1%} with the CV proxies) -> tau "
         f"{'met' if ok_tau else 'MISSED'}, time {'met' if ratio <= RATIO_TARGET else 'MISSED'}.",
     ]
     for r in results:
