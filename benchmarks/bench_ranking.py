@@ -258,9 +258,9 @@ NOTES: list[str] = [
     "a score cannot match both; LogME ranks the controls below the ImageNet backbones (right for both "
     "truths) but above the weakly pretrained own backbones (right for the probe, wrong for fine-tuning).",
     "* Own backbones (MobileNetV2 trained from scratch on 2000 images of a source set for 3 epochs, source "
-    "val acc 0.74 / 0.86) transfer worst by the probe and LogME puts them last; LEEP/NCE use their own "
-    "10-class source heads.",
-    "* Time: the closed-form scores cost 1-3 s per pinned candidate (ONNX Runtime extraction of the rank "
+    "val acc 0.74 / 0.86) transfer worst by the probe; LogME puts them last on digits and 4th of 5 on "
+    "fashion-mnist (right for fine-tuning there); LEEP/NCE use their own 10-class source heads.",
+    "* Time: the closed-form scores cost 1-4 s per pinned candidate (ONNX Runtime extraction of the rank "
     "subsample + LogME/H-score/LEEP/NCE) and ~7 s per random control (unpinned, so torch extraction); the "
     "two CV proxies (5-fold k-NN and logistic regression on 1280-d features) cost ~10x more. The ratio is "
     "against a deliberately small fine-tuning budget (2 epochs on 20 labels/class); it scales down in "
