@@ -17,6 +17,7 @@ from headstart.backbones.registry import (
     weights_sha256,
 )
 from headstart.backbones.text import TextEncoder
+from headstart.backbones.user import register_image_backbone, save_image_backbone
 
 __all__ = [
     "ARCHITECTURES",
@@ -34,5 +35,7 @@ __all__ = [
     "list_specs",
     "load_backbone",
     "locate_weights",
+    "register_image_backbone",
+    "save_image_backbone",
     "weights_sha256",
 ]

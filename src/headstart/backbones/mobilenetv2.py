@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from headstart.backbones.encoder import ImageEncoder
@@ -84,8 +85,8 @@ class MobileNetV2Encoder(ImageEncoder):
         return self.body(pixel_values)
 
 
-def _imagenet_head() -> nn.Linear:
-    head = nn.Linear(1280, 1000)
+def _source_head(n_classes: int = 1000) -> nn.Linear:
+    head = nn.Linear(1280, n_classes)
     nn.init.normal_(head.weight, 0, 0.01)
     nn.init.zeros_(head.bias)
     return head
@@ -98,20 +99,23 @@ def build_mobilenetv2(
     model_dir: Path | None = None,
     image_size: int | None = None,
 ) -> MobileNetV2Encoder:
-    """Build the encoder; ``weights`` is the torchvision state_dict file, or None for random init."""
+    """Build the encoder; ``weights`` is the torchvision state_dict file (``.pth``, or ``.safetensors`` with the
+    same key names and any number of source classes in ``classifier.1``), or None for random init."""
     del model_dir
     body = MobileNetV2Features()
     if not weights:
         return MobileNetV2Encoder(spec, body, image_size=image_size)
     path = Path(weights[0])
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = (
+        load_file(path) if path.suffix == ".safetensors" else torch.load(path, map_location="cpu", weights_only=True)
+    )
     if not isinstance(state, dict):
         raise HeadstartError(f"{path}: expected a MobileNetV2 state_dict, got {type(state).__name__}")
     head_state = {k.removeprefix("classifier.1."): v for k, v in state.items() if k.startswith("classifier.1.")}
     body_state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
     try:
         body.load_state_dict(body_state, strict=True)
-        head = _imagenet_head()
+        head = _source_head(int(head_state["weight"].shape[0]) if "weight" in head_state else 1000)
         head.load_state_dict(head_state, strict=True)
     except RuntimeError as exc:
         reason = " ".join(str(exc).split())[:200]

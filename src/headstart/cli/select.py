@@ -189,14 +189,23 @@ def rank(
         str | None, typer.Option(help="--executor ray: address of a running Ray cluster (default: start a local one)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
+    own: Annotated[
+        list[str] | None,
+        typer.Option(help="your own MobileNetV2 weights as a candidate: NAME=FILE.safetensors (repeatable)"),
+    ] = None,
 ) -> None:
     """Rank backbones on your data before fitting: LogME, LEEP, NCE, H-score, k-NN and linear-probe CV."""
     import json
     import math
 
+    from headstart.backbones.user import register_cli_backbone
     from headstart.data import load_data
     from headstart.ranking.rank import candidate_backbones, rank_data
 
+    if own and executor is not ExecutorKind.sequential:
+        raise HeadstartError("--own backbones are registered in this process: use --executor sequential with them")
+    for text in own or []:
+        register_cli_backbone(text)
     loaded = load_data(data, text_column=text_column, label_column=label_column)
     names: list[str] | None = None
     if backbones is None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
-from sklearn.covariance import LedoitWolf
+from sklearn.covariance import ledoit_wolf_shrinkage
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -135,15 +135,25 @@ def h_score(features: ArrayLike, y: ArrayLike, *, shrinkage: bool = False) -> fl
     for c in range(int(codes.max()) + 1):
         mask = codes == c
         g[mask] = f[mask].mean(axis=0)
-    cov_g = np.atleast_2d(np.cov(g, rowvar=False))
+    n, d = f.shape
+    g = g - g.mean(axis=0, keepdims=True)
+    # cov(f) = V diag(scale * sigma^2 + shift) V^T + shift (I - V V^T) from the thin SVD f = U S V^T, so the trace
+    # is computed in the N-dim span of the samples: O(N^2 D) instead of two D x D pseudo-inverses (D = 1280
+    # took minutes on 2 cores). Same value as tr(pinv(cov_f, rcond=1e-15) @ cov_g).
     if shrinkage:
-        lw = LedoitWolf(assume_centered=False).fit(f)
-        a = float(lw.shrinkage_)
-        cov_f = np.atleast_2d(lw.covariance_)
-        cov_g = (1.0 - a) * cov_g
+        a = float(ledoit_wolf_shrinkage(f, assume_centered=True))  # what LedoitWolf().fit(f) uses
+        scale, shift, g_scale = (1.0 - a) / n, a * float(np.sum(f * f)) / (n * d), (1.0 - a) / (n - 1)
     else:
-        cov_f = np.atleast_2d(np.cov(f, rowvar=False))
-    return float(np.trace(np.linalg.pinv(cov_f, rcond=1e-15) @ cov_g))
+        scale, shift, g_scale = 1.0 / (n - 1), 0.0, 1.0 / (n - 1)
+    _, sv, vt = np.linalg.svd(f, full_matrices=False)
+    eig = scale * sv**2 + shift
+    cutoff = 1e-15 * max(float(eig.max(initial=0.0)), shift)
+    w = np.divide(1.0, eig, out=np.zeros_like(eig), where=eig > cutoff)
+    proj = g @ vt.T  # [N, min(N, D)]
+    inside = np.sum(proj**2, axis=0)
+    rest = max(float(np.sum(g * g)) - float(inside.sum()), 0.0)
+    w_rest = 1.0 / shift if shift > cutoff and d > vt.shape[0] else 0.0
+    return float(g_scale * (float(inside @ w) + w_rest * rest))
 
 
 # ----------------------------------------------------------------------------------------------------------
