@@ -249,9 +249,9 @@ def _f(v: float | None, digits: int = 3) -> str:
 
 # Hand-written reading of the last full run (the figures above it are computed from the JSON).
 NOTES: list[str] = [
-    "* **Only 2 of the 3 targets finished** (digits, fashion-mnist, run side by side): builtin:mnist5k was "
-    "stopped in its ranking step at the deadline, on 2 cores shared with other benchmarks and test runs "
-    "(load 4-7). One seed. With 4-6 candidates per target the weighted tau is coarse.",
+    "* One run of all 3 targets on a quiet machine (load <= 2; an earlier run at load 4-7 gave the same "
+    "accuracies and taus, and 4.5% for the time ratio). One seed. With 5-6 candidates per target the weighted "
+    "tau is coarse: one swapped pair moves it by 0.1-0.3.",
     "* The random-init controls fine-tune to chance (0.11 on digits) with the `finetune` recipe (backbone LR "
     "1e-4, BatchNorm kept at its random-init statistics, 2 epochs), while a linear probe on the same frozen "
     "random features reaches 0.91 on 8x8 digits. The two truths disagree most on exactly the controls, so "
