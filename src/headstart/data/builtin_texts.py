@@ -93,18 +93,18 @@ def adult_text(row: dict[str, Any], *, hours: bool = True) -> str:
     return ", ".join(parts)
 
 
-def _load_adult(path: Path) -> LabeledData:
-    df = pd.read_csv(
-        path,
-        names=list(ADULT_COLUMNS),
-        skipinitialspace=True,
-        dtype=str,
-        keep_default_na=False,
-        skip_blank_lines=True,
-    )
+def adult_frame(path: Path) -> pd.DataFrame:
+    """The Adult rows with a known income, numeric columns as ints, original row index kept (shared with the
+    multitask builtin)."""
+    df = pd.read_csv(path, names=list(ADULT_COLUMNS), skipinitialspace=True, dtype=str, keep_default_na=False)
     df = df[df["income"].isin([">50K", "<=50K"])]
     for col in ("age", "capital_gain", "capital_loss", "hours_per_week"):
         df[col] = df[col].astype(int)
+    return df
+
+
+def _load_adult(path: Path) -> LabeledData:
+    df = adult_frame(path)
     records = df.to_dict("records")
     return build_labeled(
         [adult_text(r) for r in records],

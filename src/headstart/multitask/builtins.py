@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from headstart.data.builtin_images import FASHION_CLASSES, _load_fashion, _locate_fashion
-from headstart.data.builtin_texts import ADULT_COLUMNS, _locate_adult, adult_text
+from headstart.data.builtin_texts import _locate_adult, adult_frame, adult_text
 from headstart.data.labeled import build_labeled
 from headstart.data.packaged import package_file as _package_file
 from headstart.data.packaged import provenance as _provenance
@@ -144,10 +144,7 @@ def adult_multitask_text(row: dict[str, Any]) -> str:
 
 def _adult() -> MultiLabeledData:
     path = _locate_adult()
-    df = pd.read_csv(path, names=list(ADULT_COLUMNS), skipinitialspace=True, dtype=str, keep_default_na=False)
-    df = df[df["income"].isin([">50K", "<=50K"])]
-    for col in ("age", "capital_gain", "capital_loss", "hours_per_week"):
-        df[col] = df[col].astype(int)
+    df = adult_frame(path)
     records = df.to_dict("records")
     data = build_labeled(
         [adult_multitask_text(r) for r in records],
