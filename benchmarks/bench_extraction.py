@@ -15,6 +15,7 @@ Not a test: numbers depend on the machine and on what else runs on it. Compare r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -101,35 +102,31 @@ def bench_images(n: int, size: int, repeat: int) -> dict[str, Any]:
             for i in range(0, n, 64):
                 enc.forward_features(pix[i : i + 64])
 
-    def torch_cl_net() -> None:
-        m = enc.body.to(memory_format=torch.channels_last)
-        with torch.inference_mode():
+    def torch_cl(bf16: bool) -> Callable[[], None]:
+        def run() -> None:
+            m = enc.body.to(memory_format=torch.channels_last)
+            mixed = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+            with torch.inference_mode(), mixed:
+                for i in range(0, n, 64):
+                    m(pix[i : i + 64].contiguous(memory_format=torch.channels_last))
+            enc.body.to(memory_format=torch.contiguous_format)
+
+        return run
+
+    def ort(r: Any) -> Callable[[], None]:
+        def run() -> None:
             for i in range(0, n, 64):
-                m(pix[i : i + 64].contiguous(memory_format=torch.channels_last))
-        enc.body.to(memory_format=torch.contiguous_format)
+                r.session.run(None, {"pixel_values": feeds[i : i + 64]})
 
-    def ort_net() -> None:
-        for i in range(0, n, 64):
-            runner.session.run(None, {"pixel_values": feeds[i : i + 64]})
-
-    def torch_cl_bf16_net() -> None:
-        m = enc.body.to(memory_format=torch.channels_last)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            for i in range(0, n, 64):
-                m(pix[i : i + 64].contiguous(memory_format=torch.channels_last))
-        enc.body.to(memory_format=torch.contiguous_format)
-
-    def ort8_net() -> None:
-        for i in range(0, n, 64):
-            r8.session.run(None, {"pixel_values": feeds[i : i + 64]})
+        return run
 
     net = best_times(
         {
             "torch_eager": torch_net,
-            "torch_channels_last": torch_cl_net,
-            "torch_channels_last_bf16": torch_cl_bf16_net,
-            "onnx_fp32": ort_net,
-            "onnx_int8_static": ort8_net,
+            "torch_channels_last": torch_cl(False),
+            "torch_channels_last_bf16": torch_cl(True),
+            "onnx_fp32": ort(runner),
+            "onnx_int8_static": ort(r8),
         },
         repeat,
     )
