@@ -200,8 +200,12 @@ def _run_headstart(data: Any, splits: Any, seed: int, cold: bool, test: list[Any
     row["auto"]["timings"] = {k: round(v, 2) for k, v in task.timings.items()}
     # the single models on the same splits (untimed; the parts auto fitted are reused: same C-by-CV fits)
     parts = {"probe": getattr(model, "probe", None), "tfidf": getattr(model, "tfidf", None)}
-    if parts["probe"] is None:
-        parts["probe"] = get_strategy("linear-probe")(_task(data, splits, seed))
+    if parts["probe"] is None:  # the probe auto would have fitted: on the backbone's frozen-probe view
+        from headstart.backbones.registry import probe_view
+
+        probe_task = _task(data, splits, seed)
+        probe_task.backbone = probe_view(probe_task.backbone)
+        parts["probe"] = get_strategy("linear-probe")(probe_task)
     if parts["tfidf"] is None:
         lab = np.concatenate([splits.train, splits.val])
         parts["tfidf"] = TfidfLogReg.fit([data.items[i] for i in lab], data.y[lab], len(data.classes), seed=seed)

