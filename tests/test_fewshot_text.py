@@ -94,3 +94,21 @@ def test_choose_keeps_the_blend_unless_a_model_is_significantly_better() -> None
     assert choose({DEFAULT: base, "probe": barely, "tfidf": base})[0] == DEFAULT
     chosen, paired = choose({DEFAULT: base, "probe": barely, "tfidf": slightly})
     assert chosen == "tfidf" and paired["tfidf"] == {"wins": 3, "losses": 0}
+
+
+def test_frozen_default_reads_the_probe_view_and_a_named_backbone_is_kept(rotten: LabeledData) -> None:
+    """No ``--backbone``: a linear probe on text reads ``minilm-l6-layers``; strategies that train the encoder
+    (and ``auto``, which resolves later) get ``minilm-l6``; a named backbone is never replaced."""
+    from headstart.config import FitConfig
+    from headstart.run_setup import resolve_backbone
+
+    cases = [
+        (None, "linear-probe", "minilm-l6-layers"),
+        (None, "finetune", "minilm-l6"),
+        (None, "contrastive", "minilm-l6"),
+        (None, "auto", "minilm-l6"),
+        ("minilm-l6", "linear-probe", "minilm-l6"),
+    ]
+    for backbone, strategy, expected in cases:
+        cfg = FitConfig(data="builtin:rotten-tomatoes", out="unused", backbone=backbone, strategy=strategy)
+        assert resolve_backbone(cfg, rotten)[0] == expected, (backbone, strategy)

@@ -1,9 +1,10 @@
 """``--strategy auto``: the data-aware advisor's call, kept inside what this machine can train.
 
 0. First-match rules of :data:`CHEAP_FIRST` (a table): few-shot text, or text without a GPU, goes to
-   ``fewshot-text`` (the frozen probe and TF-IDF blended, or one of them when it is significantly better out of
-   fold on the labeled items: seconds on a CPU; benchmarks/results/fewshot.md: ties SetFit on spam, 1-2 points
-   below it on Rotten Tomatoes, at 0.3-0.5x its CPU time).
+   ``fewshot-text`` (the frozen probe on MiniLM layers 4-6 and TF-IDF blended, or one of them when it is
+   significantly better out of fold on the labeled items: seconds on a CPU; benchmarks/results/fewshot.md: at or
+   above SetFit on Rotten Tomatoes K=16, spam and subjectivity K=8, 0.7 points below on RT K=8, at 0.07-0.13x
+   its CPU time).
 1. Otherwise ask the data-aware advisor (:func:`headstart.advise.data_aware.auto_strategy`): labels per class measured
    on the labeled split, compute measured on this machine, similarity measured as a proxy A-distance
    between the target's embeddings and a reference sample of the backbone's source domain.
@@ -40,8 +41,9 @@ CHEAP_FIRST: tuple[tuple[Callable[[LabeledData, int, bool], bool], str, str], ..
     (
         _few_text,
         "fewshot-text",
-        "{per_class} labels per class of text{gpu}: the frozen MiniLM probe and TF-IDF are fitted in seconds and "
-        "blended (one of them alone when it is significantly better in cross-validation on the labeled items); "
+        "{per_class} labels per class of text{gpu}: the frozen MiniLM probe (layers 4-6) and TF-IDF are fitted in "
+        "seconds and blended (one of them alone when it is significantly better in cross-validation on the labeled "
+        "items); "
         "fine-tuning a transformer costs minutes on a CPU for little gain at this size",
     ),
 )

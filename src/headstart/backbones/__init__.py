@@ -14,6 +14,7 @@ from headstart.backbones.registry import (
     list_specs,
     load_backbone,
     locate_weights,
+    probe_view,
     weights_sha256,
 )
 from headstart.backbones.text import TextEncoder
@@ -35,6 +36,7 @@ __all__ = [
     "list_specs",
     "load_backbone",
     "locate_weights",
+    "probe_view",
     "register_image_backbone",
     "save_image_backbone",
     "weights_sha256",

@@ -344,7 +344,7 @@ def predict(
 
 
 DEMO_TASKS = (
-    ("text", "builtin:rotten-tomatoes", "minilm-l6", 16, "runs/demo-text"),
+    ("text", "builtin:rotten-tomatoes", "minilm-l6-layers", 16, "runs/demo-text"),
     ("images", "builtin:mnist5k", "mobilenetv2", 50, "runs/demo-images"),
 )
 

@@ -59,6 +59,8 @@ def encoder_contract(encoder: Any) -> dict[str, Any]:
             "truncation": True,
             "pooling": f"{encoder.pooling} over attention_mask (inside the graph)",
             "normalize": bool(encoder.normalize),
+            # () = last hidden state; else these hidden states, each pooled (and normalised), concatenated
+            "layers": list(getattr(encoder, "layers", ())),
         },
     }
 

@@ -37,7 +37,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from headstart.artifacts import model_class, read_meta, register_kind, write_meta
-from headstart.backbones.registry import probe_view
+from headstart.backbones import probe_view
 from headstart.errors import HeadstartError
 from headstart.strategies.base import TransferTask, register_strategy
 from headstart.strategies.linear_head import cv_folds
