@@ -23,12 +23,11 @@ from headstart.features import default_image_size
 from headstart.io import atomic_write_json
 from headstart.outputs import package_versions
 from headstart.stage_timer import Echo, Timer
-from headstart.strategies import TransferTask
+from headstart.strategies import FROZEN_STRATEGIES, TransferTask
 
 DEFAULT_BACKBONE = {"text": "minilm-l6", "image": "mobilenetv2", "tabular": "minilm-l6"}
 # A strategy that only reads frozen features gets the default's probe view (same pinned weights, layers 4-6 for
-# MiniLM: 2-12 points better for probes, benchmarks/results/fewshot.md) when no backbone is named.
-FROZEN_READERS = frozenset({"linear-probe"})
+# MiniLM: 1-12 points better for probes, benchmarks/results/fewshot.md) when no backbone is named.
 DEFAULT_PROBE_BACKBONE = {"text": probe_view(DEFAULT_BACKBONE["text"])}
 READS = {"tabular": "text"}  # tables reach a backbone as rows serialized to text (strategies.row_text)
 
@@ -66,7 +65,7 @@ def load_and_split(cfg: FitConfig, timer: Timer) -> tuple[LabeledData, Splits, s
 def resolve_backbone(cfg: FitConfig, data: LabeledData) -> tuple[str, list[str]]:
     """The backbone name, after the modality check and the license gate (also for ``hf:``/``timm:``)."""
     default = DEFAULT_BACKBONE[data.modality]
-    if cfg.strategy in FROZEN_READERS:
+    if cfg.strategy in FROZEN_STRATEGIES:
         default = DEFAULT_PROBE_BACKBONE.get(data.modality, default)
     backbone = cfg.backbone or default
     spec = get_spec(backbone)

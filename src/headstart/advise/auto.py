@@ -25,9 +25,7 @@ import torch
 from headstart.backbones import get_spec
 from headstart.data import LabeledData, Splits
 from headstart.errors import HeadstartError
-from headstart.strategies import STRATEGIES
-
-FROZEN = ("linear-probe",)
+from headstart.strategies import FROZEN_STRATEGIES, STRATEGIES
 
 
 def _few_text(data: LabeledData, per_class: int, cuda: bool) -> bool:
@@ -77,7 +75,7 @@ def choose_strategy(
         )
     except (HeadstartError, ImportError) as e:
         return rule_choice, f"{rule_why} (data-aware advisor unavailable: {e})"
-    if advised in FROZEN:
+    if advised in FROZEN_STRATEGIES:
         return advised, why
     try:
         params_m = float(get_spec(backbone.split(":")[0]).params_m or 100.0)

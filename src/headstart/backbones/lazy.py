@@ -28,20 +28,15 @@ def preprocessing_id(spec: BackboneSpec, image_size: int | None = None) -> str:
         mean = tuple(spec.mean or (0.485, 0.456, 0.406))
         std = tuple(spec.std or (0.229, 0.224, 0.225))
         return image_preprocessing_id(size, mean, std)
-    from headstart.backbones.text import text_preprocessing_id, tokenizer_fingerprint
+    from headstart.backbones.text import text_options, text_preprocessing_id, tokenizer_fingerprint
 
     _, model_dir = locate_weights(spec, download=False)
     if model_dir is None:
         raise ValueError(f"{spec.name}: no model folder")
     opts = dict(spec.options)
     tok = f"{opts.get('tokenizer_name', spec.name)}@{tokenizer_fingerprint(Path(model_dir))}"
-    return text_preprocessing_id(
-        tok,
-        int(spec.max_length or 128),
-        str(opts.get("pooling", "mean")),
-        bool(opts.get("normalize", False)),
-        tuple(opts.get("layers", ())),
-    )
+    o = text_options(spec)
+    return text_preprocessing_id(tok, o["max_length"], o["pooling"], o["normalize"], o["layers"])
 
 
 class LazyEncoder:

@@ -3,7 +3,7 @@ masked mean (or CLS) pooling, optional L2 normalisation.
 
 ``layers`` (a spec option) pools several hidden states instead of the last one and concatenates them, each
 pooled and normalised on its own: the frozen view a linear probe reads best (benchmarks/results/fewshot.md:
-layers 4-6 of all-MiniLM-L6-v2 beat its last layer by 2-11 points at 8-64 labels per class on three sets).
+layers 4-6 of all-MiniLM-L6-v2 beat its last layer by 1-12 points at 8-64 labels per class on three sets).
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ from headstart.errors import HeadstartError
 if TYPE_CHECKING:
     from headstart.backbones.spec import BackboneSpec
 
-__all__ = ["TextEncoder", "build_text", "read_state_dict", "text_preprocessing_id", "tokenizer_fingerprint"]
+__all__ = [
+    "TextEncoder",
+    "build_text",
+    "read_state_dict",
+    "text_options",
+    "text_preprocessing_id",
+    "tokenizer_fingerprint",
+]
 
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _TOKENIZER_FILES = (
@@ -104,6 +111,17 @@ class TextEncoder(Encoder):
             m = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
         return F.normalize(pooled, p=2, dim=-1) if self.normalize else pooled
+
+
+def text_options(spec: BackboneSpec) -> dict[str, Any]:
+    """The encoder settings a text spec's options give (what :func:`build_text` builds, and the cache key)."""
+    opts = dict(spec.options)
+    return {
+        "pooling": str(opts.get("pooling", "mean")),
+        "normalize": bool(opts.get("normalize", False)),
+        "max_length": int(spec.max_length or 128),
+        "layers": tuple(int(i) for i in opts.get("layers", ())),
+    }
 
 
 def text_preprocessing_id(
@@ -190,9 +208,6 @@ def build_text(
         spec,
         model,
         tokenizer,
-        pooling=str(opts.get("pooling", "mean")),
-        normalize=bool(opts.get("normalize", False)),
-        max_length=int(spec.max_length or 128),
         tokenizer_id=f"{tok_name}@{tokenizer_fingerprint(Path(model_dir))}",
-        layers=tuple(opts.get("layers", ())),
+        **text_options(spec),
     )

@@ -3,6 +3,7 @@
 from headstart.strategies import contrastive, fewshot_text, finetune, linear_probe, ridge_probe, row_text
 from headstart.strategies.base import (
     DESCRIPTIONS,
+    FROZEN_STRATEGIES,
     OPTION_KEYS,
     STRATEGIES,
     TransferTask,
@@ -13,6 +14,7 @@ from headstart.strategies.base import (
 
 __all__ = [
     "DESCRIPTIONS",
+    "FROZEN_STRATEGIES",
     "OPTION_KEYS",
     "STRATEGIES",
     "TransferTask",

@@ -64,6 +64,8 @@ STRATEGIES: dict[str, StrategyFn] = {}
 DESCRIPTIONS: dict[str, str] = {}
 # Options every strategy accepts (set by the run from --loss / --focal-gamma, or device settings).
 COMMON_OPTIONS = frozenset({"loss", "focal_gamma", "device", "amp"})
+# Strategies that only read frozen features (never update the backbone).
+FROZEN_STRATEGIES = frozenset({"linear-probe"})
 OPTION_KEYS: dict[str, frozenset[str]] = {}  # strategy -> the hyper-parameters it reads
 
 

@@ -8,7 +8,7 @@ meaning (reviews). This strategy fits both cheap models and ships one of (rows o
   fitted): never far below the better model, often above both;
 - ``probe``: cached frozen embeddings -> standardised logistic regression (C by CV), as ``linear-probe``, on
   the backbone's frozen-probe view (``registry.PROBE_VIEW``: ``minilm-l6`` -> ``minilm-l6-layers``, the same
-  weights with layers 4-6 pooled, measured 2-11 points better for probes);
+  weights with layers 4-6 pooled, measured 1-12 points better for probes);
 - ``tfidf``: word 1-2-gram + char 2-5-gram TF-IDF -> logistic regression (C by CV), headstart's text baseline.
 
 Choice (labeled items only, train + val; the test split is never seen): out-of-fold predictions of both models
