@@ -101,3 +101,48 @@ def test_quick_benchmark_writes_tables(tmp_path: Path) -> None:
         assert r["n_test"] == 60
     text_tests = {r["n_test"] for r in ok if r["dataset"] == "builtin:rotten-tomatoes"}
     assert text_tests == {60}
+
+
+def test_update_rerenders_one_suite_and_keeps_the_others_as_measured() -> None:
+    """`--update --suites cache` on the committed BENCHMARKS.json: the cache section and its targets are the new
+    run's, every other suite's rows, tables and targets are the last run's, and the header names both runs."""
+    run = _load_run()
+    previous = json.loads((ROOT / "BENCHMARKS.json").read_text())
+    args = run.parse_args(["--update", "--suites", "cache", "--k-text", "99"])
+    args.mode = previous["settings"]["mode"]
+    new_targets = [["second fit on cached embeddings / first (whole fit_run)", "1.0%", "<= 5%", "met"]]
+    ctx = {
+        "date": "2099-01-01 00:00:00 UTC",
+        "command": "python benchmarks/run.py --update --suites cache",
+        "elapsed": 60.0,
+        "rows": [],
+        "targets": list(new_targets),
+        "targets_by_suite": {"cache": new_targets},
+        "cache_text": "NEW CACHE SECTION",
+        "extraction_text": "",
+        "text_methods": [],
+        "image_methods": [],
+        "auto_alias": {},
+        "unavailable": {},
+        "warmup": "",
+        "notes": [],
+        "suite_runs": {"cache": {"date": "2099-01-01 00:00:00 UTC", "command": "cmd2", "minutes": 1.0}},
+    }
+    merged = run.merge_previous(args, ctx, previous)
+    assert merged.suites == ["text", "image", "extraction", "cache"]
+    assert merged.k_text == previous["settings"]["k_text"]  # the kept text suite's settings, not this run's
+    assert ctx["rows"] == previous["rows"] and ctx["extraction_text"] == previous["extraction_text"]
+    assert ctx["cache_text"] == "NEW CACHE SECTION"
+    assert ctx["targets"][-1] == new_targets[0]
+    assert not any("22.2%" in t[1] for t in ctx["targets"])  # the old cache figure is gone
+    assert any(t[0].startswith("probe labels") for t in ctx["targets"])  # extraction's target is kept
+    ctx["fewshot_targets"] = run.few_shot_targets(
+        ctx["rows"], merged.k_text, ctx["text_methods"], ctx["auto_alias"], merged.text_datasets
+    )
+    ctx["findings"], ctx["missed_notes"] = [], []
+    ctx["load_start"] = ctx["load_end"] = "0"
+    ctx["raw_name"] = "BENCHMARKS.json"
+    ctx["machine"], ctx["versions"], ctx["git"] = previous["machine"], previous["versions"], "test"
+    md = run.render(merged, ctx)
+    assert "from more than one run" in md and "cmd2" in md and previous["command"] in md
+    assert "NEW CACHE SECTION" in md and "## 1. Few-shot text" in md and "## 3. Feature-extraction" in md

@@ -19,7 +19,7 @@ import numpy as np
 
 from headstart.features import cache_root
 from headstart.sealed import read_sealed, write_sealed
-from headstart.strategies.linear_head import DEFAULT_CS, LinearHead, fit_linear_head
+from headstart.strategies.linear_head import DEFAULT_CS, SELECTION, LinearHead, fit_linear_head
 
 __all__ = ["cached_linear_head", "head_key"]
 
@@ -29,7 +29,17 @@ def head_key(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, class_weig
         version = metadata.version("headstart")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    settings = [1, version, int(n_classes), int(seed), class_weight, list(DEFAULT_CS), list(X.shape), str(X.dtype)]
+    settings = [
+        1,
+        version,
+        int(n_classes),
+        int(seed),
+        class_weight,
+        list(DEFAULT_CS),
+        SELECTION,
+        list(X.shape),
+        str(X.dtype),
+    ]
     h = hashlib.sha256(json.dumps(settings).encode())
     h.update(np.ascontiguousarray(X).tobytes())
     h.update(np.asarray(y, dtype=np.int64).tobytes())
