@@ -50,7 +50,13 @@ IMAGE_BACKBONES = ("mobilenetv2", "efficientnet-lite0")
 BASE_TEXT_METHODS = ("tfidf", "setfit", "linear-probe", "auto")
 TEXT_LABELS = {"tfidf": "TF-IDF + LR (headstart baseline)", "setfit": "SetFit (defaults)", "auto": "headstart auto"}
 EXTRACTION_FUNCTIONS = ("benchmark_section", "run_benchmark", "bench_extraction")  # else its CLI is run
-EXTRACTION_QUICK_FLAGS = (("--images", "32"), ("--texts", "32"), ("--probe-texts", "80"), ("--repeat", "1"))
+EXTRACTION_QUICK_FLAGS = (
+    ("--images", "32"),
+    ("--texts", "32"),
+    ("--probe-texts", "80"),
+    ("--repeat", "1"),
+    ("--int8-probe-train", "0"),  # the static int8 CNN probe is tested in tests/test_quantized_backend.py
+)
 HEADSTART_NOT_STRATEGIES = {"tfidf", "setfit"}
 SPEEDUP_TARGETS = {"image": 4.0, "text": 1.5}
 # which probe-agreement figure of bench_extraction.py belongs to the backend auto picked for text
