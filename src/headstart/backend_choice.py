@@ -3,7 +3,8 @@
 
 ``auto`` on the CPU, as measured by ``benchmarks/bench_extraction.py`` (``benchmarks/results/extraction.md``):
 text encoders run in torch under bfloat16 autocast where the CPU multiplies bf16 matrices in hardware (Intel
-AMX): 2.5x fp32 with a downstream probe agreeing with fp32 on >= 99.5% of labels; elsewhere ONNX Runtime fp32.
+AMX: 2.5x torch fp32; AVX512-BF16, e.g. AMD Zen 4: 1.9x torch fp32 and 1.25x ONNX Runtime fp32), with a
+downstream probe agreeing with fp32 on >= 99.5% of labels; elsewhere ONNX Runtime fp32.
 Image encoders run in ONNX Runtime fp32 (ahead of torch bf16 on the same CPU); static int8 is opt-in.
 """
 
@@ -63,12 +64,16 @@ def default_precision(encoder: Any) -> str:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True where torch runs bfloat16 matmuls on AMX tiles (Intel Sapphire Rapids and later)."""
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    try:
-        return bool(probe()) if callable(probe) else False
-    except Exception:  # pragma: no cover - a torch build without the probe
-        return False
+    """True where torch multiplies bfloat16 matrices in hardware: AMX tiles (Intel Sapphire Rapids and later) or
+    AVX512-BF16 (AMD Zen 4 and later, Intel Cooper Lake)."""
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        probe = getattr(torch.cpu, name, None)
+        try:
+            if callable(probe) and probe():
+                return True
+        except Exception:  # pragma: no cover - a torch build without the probe
+            continue
+    return False
 
 
 def auto_backend(encoder: Any, device: str | torch.device) -> str:
