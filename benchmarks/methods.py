@@ -272,6 +272,8 @@ def run_classification(job: dict[str, Any], emit: Emitter) -> None:
 
 def run_fit_run(job: dict[str, Any], emit: Emitter) -> None:
     """One ``headstart.pipeline.fit_run`` on the cache folder the parent gave (cache-reuse suite)."""
+    import headstart.card
+    import headstart.report  # noqa: F401  fit_run imports these lazily; imports are excluded from every timing
     from headstart.pipeline import FitConfig, fit_run
 
     os.environ["HEADSTART_CACHE"] = job["cache"]
