@@ -109,8 +109,8 @@ def resolve_precision(encoder: Any, backend: str, device: str | torch.device = "
 def resolve_backend(encoder: Any, backend: str, device: str | torch.device) -> str:
     """``"torch"`` or ``"onnx"`` for ``backend`` in :data:`BACKENDS`.
 
-    auto: see :func:`auto_backend` (ONNX Runtime on the CPU for pinned weights, torch bf16 for text on AMX CPUs,
-    torch otherwise). An explicit ``onnx*`` without onnxruntime is an error.
+    auto: see :func:`auto_backend` (ONNX Runtime on the CPU for pinned weights, torch bf16 for text on AMX or
+    AVX512-BF16 CPUs, torch otherwise). An explicit ``onnx*`` without onnxruntime is an error.
     """
     from headstart.errors import HeadstartError
 
@@ -134,7 +134,7 @@ def use_backend(backend: str) -> None:
 @contextlib.contextmanager
 def forced_backend(backend: str) -> Iterator[None]:
     """Every ``auto`` extraction inside the block uses ``backend``: the reference side of an ONNX export's
-    parity check runs the model in torch fp32, whatever auto would pick (bf16 text on AMX CPUs)."""
+    parity check runs the model in torch fp32, whatever auto would pick (bf16 text on AMX or AVX512-BF16 CPUs)."""
     before = os.environ.get("HEADSTART_BACKEND")
     use_backend(backend)  # checks the name, sets the variable
     try:
