@@ -144,5 +144,8 @@ def test_update_rerenders_one_suite_and_keeps_the_others_as_measured() -> None:
     ctx["raw_name"] = "BENCHMARKS.json"
     ctx["machine"], ctx["versions"], ctx["git"] = previous["machine"], previous["versions"], "test"
     md = run.render(merged, ctx)
-    assert "from more than one run" in md and "cmd2" in md and previous["command"] in md
+    kept_runs = previous.get("suite_runs") or dict.fromkeys(previous["settings"]["suites"], previous)
+    assert "from more than one run" in md and "cmd2" in md
+    for suite in ("text", "image", "extraction"):  # each kept suite names the run it was measured in
+        assert kept_runs[suite]["command"] in md, suite
     assert "NEW CACHE SECTION" in md and "## 1. Few-shot text" in md and "## 3. Feature-extraction" in md
