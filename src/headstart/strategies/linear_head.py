@@ -8,7 +8,7 @@ fold's accuracy moves in steps of one item, so two C values often tie or swap on
 embeddings (bf16 instead of fp32) flipped C in 12 of 120 draws on Rotten Tomatoes and spam (100-400 labels,
 items outside the benchmark test sets), changing up to 12% of the probe's labels. Log-loss is continuous: 0 of
 120 flips, the least agreement 99.6%, and held-out accuracy equal or higher in all six cells (+0.0 to +0.8
-points); see ``benchmarks/results/extraction.md``.
+points); see ``benchmarks/results/c_rule.md``.
 """
 
 from __future__ import annotations
