@@ -43,12 +43,20 @@ def test_adaptation_is_advised_only_for_a_real_shift(calls) -> None:  # type: ig
 @pytest.mark.slow
 def test_advised_adaptation_command_runs(calls, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, far = calls
-    # the advised command, with one cheap method instead of the full auto ranking (test_arms runs `--adapt auto`)
+    """The advised command runs, with one cheap method instead of the full auto ranking (test_arms runs
+    `--adapt auto`); it is also the check that `headstart fit TARGET --source SOURCE --adapt M` (the adaptation
+    issue's interface) writes a locked run folder like any other, with its verdict and report."""
+    from headstart.rundir import load_run
+
     command = far.adaptation.replace("--adapt auto", "--adapt per-domain")
-    args = [*command.split()[1:], "--max-test", "200", "--out", str(tmp_path / "r")]
-    result = CliRunner().invoke(app, args)
+    out = tmp_path / "r"
+    result = CliRunner().invoke(app, [*command.split()[1:], "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "r" / "metrics.json").exists()
+    config, metrics = load_run(out)  # manifest verified
+    assert config["kind"] == "adaptation" and metrics["comparisons"][0]["kind"] == "adaptation"
+    assert metrics["comparisons"][0]["label"] == "adaptation helps"
+    page = (out / "report.html").read_text()
+    assert 'id="arms"' in page or "id='arms'" in page
 
 
 def test_shift_call_is_none_for_one_distribution(calls) -> None:  # type: ignore[no-untyped-def]
