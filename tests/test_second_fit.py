@@ -78,7 +78,7 @@ def _task(items: Any, y: np.ndarray, idx: np.ndarray, seed: int = 0) -> Transfer
     )
 
 
-def test_baseline_key_follows_content_split_and_settings(tmp_path: Path) -> None:
+def test_baseline_key_follows_content_split_and_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = load_data("builtin:rotten-tomatoes")
     sp = make_splits(data.y, seed=0, labels_per_class=8, classes=data.classes)
     idx = np.concatenate([sp.train, sp.val])
@@ -91,6 +91,15 @@ def test_baseline_key_follows_content_split_and_settings(tmp_path: Path) -> None
     changed[int(idx[0])] = changed[int(idx[0])] + " !"
     assert key != baseline_key("tfidf", _task(changed, data.y, idx))
     assert key != baseline_key("tfidf", _task(items, data.y, idx[::-1]))  # another split of the same items
+    import headstart.baselines.text as text_baseline
+    from headstart.strategies import linear_head
+
+    other = {"cv-accuracy": "cv-log-loss", "cv-log-loss": "cv-accuracy"}
+    for module in (text_baseline, linear_head):  # a baseline cached under another C rule is not reused
+        with monkeypatch.context() as m:
+            m.setattr(module, "SELECTION", other[module.SELECTION])
+            assert key != baseline_key("tfidf", _task(items, data.y, idx))
+    assert key == baseline_key("tfidf", _task(items, data.y, idx))
 
     # a model whose saved folder holds a pickle-based file is never read back from the cache
     task = _task(items, data.y, idx)

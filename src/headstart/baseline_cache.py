@@ -1,9 +1,10 @@
 """The fitted from-scratch baseline, cached on disk so a second fit on the same split does not refit it.
 
-Key: sha256 of the baseline settings (kind, seed, loss options, classes, backbone for ``random-init``), the
-headstart version, and the content of the labeled items in split order (:func:`headstart.features.item_key`
-of every train and val item, and their labels): the same data and split give the same key whatever the file
-is called; a changed item, label, split, setting or release gives a new one.
+Key: sha256 of the baseline settings (kind, seed, loss options, classes, backbone for ``random-init``, the
+rules that choose the heads' C: a baseline cached under another rule is refitted), the headstart version,
+and the content of the labeled items in split order (:func:`headstart.features.item_key` of every train and
+val item, and their labels): the same data and split give the same key whatever the file is called; a
+changed item, label, split, setting or release gives a new one.
 
 Entries live in ``$HEADSTART_CACHE/baselines/<key>/`` as the model's own ``save(folder)`` (read back with
 :func:`headstart.models.load_model`) plus ``report.json``. Nothing read from the cache may execute code:
@@ -31,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from headstart.artifacts import FittedModel
-from headstart.baselines import fit_baseline
+from headstart.baselines import fit_baseline, text
 from headstart.features import cache_root, item_key
 from headstart.io import atomic_write_json
 from headstart.models import load_model
 from headstart.sealed import read_sealed, write_sealed
+from headstart.strategies import linear_head
 from headstart.strategies.base import TransferTask
 
 __all__ = ["UNSAFE_SUFFIXES", "baseline_key", "cached_fit_baseline", "predict_cached"]
@@ -64,6 +66,7 @@ def baseline_key(kind: str, task: TransferTask) -> str:
         "options": task.options,
         "backbone": task.backbone if kind == "random-init" else None,
         "image_size": task.image_size if kind == "random-init" else None,
+        "selection": {"linear_head": linear_head.SELECTION, "tfidf": text.SELECTION},
     }
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for part, items, y in (("train", task.train_items, task.y_train), ("val", task.val_items, task.y_val)):
