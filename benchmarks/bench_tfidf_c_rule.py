@@ -31,7 +31,7 @@ os.environ.setdefault("HEADSTART_PROGRESS", "0")
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fewshot import _task, load_dataset, splits_for  # noqa: E402
+from bench_fewshot import _task, load_dataset, splits_for
 
 RULES = ("cv-accuracy", "cv-log-loss")
 
