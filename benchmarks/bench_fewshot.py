@@ -171,34 +171,18 @@ def run_headstart(data: Any, splits: Any, seed: int, cold: bool) -> dict[str, An
 
 
 def _run_headstart(data: Any, splits: Any, seed: int, cold: bool, test: list[Any], y_test: np.ndarray) -> dict:
-    from headstart.advise.auto import choose_strategy
     from headstart.baselines.text import TfidfLogReg
     from headstart.strategies import get_strategy
     from headstart.strategies.fewshot_text import blend
 
     load0 = os.getloadavg()[0]
-    t0, c0 = time.perf_counter(), time.process_time()
-    name, why = choose_strategy(data, splits, "minilm-l6", seed=seed)
-    task = _task(data, splits, seed)
-    model = get_strategy(name)(task)
-    t_fit = time.perf_counter() - t0
-    p_auto = model.predict_proba(test)
-    t_all, cpu = time.perf_counter() - t0, time.process_time() - c0
+    auto, model = _time_auto(data, splits, seed, test, y_test)
     row: dict[str, Any] = {
-        "auto": {
-            "accuracy": _acc(p_auto, y_test),
-            "fit_s": t_fit,
-            "total_s": t_all,
-            "cpu_s": cpu,
-            "strategy": name,
-            "why": why,
-        },
+        "auto": auto,
         "load_avg_1m": [load0, os.getloadavg()[0]],
         "cold": cold,
         "n_test": len(y_test),
     }
-    row["auto"]["notes"] = task.notes.get("fewshot_text")
-    row["auto"]["timings"] = {k: round(v, 2) for k, v in task.timings.items()}
     # the single models on the same splits (untimed; the parts auto fitted are reused: same C-by-CV fits)
     parts = {"probe": getattr(model, "probe", None), "tfidf": getattr(model, "tfidf", None)}
     if parts["probe"] is None:  # the probe auto would have fitted: on the backbone's frozen-probe view
@@ -252,27 +236,30 @@ _ARM_IMPORTS = {
 _SHARED_IMPORTS = ("transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert")
 
 
-def _time_auto(data: Any, splits: Any, seed: int) -> dict[str, Any]:
-    """``auto`` as ``run_headstart`` times it (resolve the strategy, fit, predict the test texts), nothing else."""
+def _time_auto(data: Any, splits: Any, seed: int, test: list[Any], y_test: np.ndarray) -> tuple[dict[str, Any], Any]:
+    """``auto`` as ``run_headstart`` times it (resolve the strategy, fit, predict the test texts), nothing else;
+    returns its row and the fitted model."""
     from headstart.advise.auto import choose_strategy
     from headstart.strategies import get_strategy
 
-    test = [data.items[i] for i in splits.test]
     t0, c0 = time.perf_counter(), time.process_time()
-    name, _ = choose_strategy(data, splits, "minilm-l6", seed=seed)
+    name, why = choose_strategy(data, splits, "minilm-l6", seed=seed)
     task = _task(data, splits, seed)
     model = get_strategy(name)(task)
     t_fit = time.perf_counter() - t0
     p = model.predict_proba(test)
     t_all, cpu = time.perf_counter() - t0, time.process_time() - c0
-    timings = {k: round(v, 2) for k, v in task.timings.items()}
-    return {
-        "accuracy": _acc(p, data.y[splits.test]),
+    row = {
+        "accuracy": _acc(p, y_test),
         "fit_s": t_fit,
         "total_s": t_all,
         "cpu_s": cpu,
-        "timings": timings,
+        "strategy": name,
+        "why": why,
+        "notes": task.notes.get("fewshot_text"),
+        "timings": {k: round(v, 2) for k, v in task.timings.items()},
     }
+    return row, model
 
 
 def cmd_one(args: argparse.Namespace) -> None:
@@ -291,7 +278,10 @@ def cmd_one(args: argparse.Namespace) -> None:
     data = load_dataset(ds)
     splits = splits_for(data, int(k), int(seed))
     load0 = os.getloadavg()[0]
-    row = run_setfit(data, splits, int(seed)) if args.arm == "setfit" else _time_auto(data, splits, int(seed))
+    if args.arm == "setfit":
+        row = run_setfit(data, splits, int(seed))
+    else:
+        row = _time_auto(data, splits, int(seed), [data.items[i] for i in splits.test], data.y[splits.test])[0]
     row.update(imports)
     row.update({"torch_threads": torch.get_num_threads(), "load_avg_1m": [load0, os.getloadavg()[0]]})
     print("RESULT " + json.dumps(row), flush=True)
