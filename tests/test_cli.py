@@ -146,3 +146,20 @@ def test_text_csv_fit_then_predict_new_file(tmp_path: Path) -> None:
     preds = pd.read_csv(tmp_path / "p.csv")
     assert len(preds) == 40 and set(preds["prediction"]) <= {"fresh", "rotten"}
     assert {"p_fresh", "p_rotten"} <= set(preds.columns)
+
+
+def test_help_names_every_registered_strategy_and_starts_without_torch() -> None:
+    """`--help` and usage errors must not import torch (6 s on 2 cores); the names it lists come from
+    config.BUILTIN_STRATEGIES, which must match what headstart.strategies registers."""
+    import subprocess
+    import sys
+
+    from headstart.config import BUILTIN_STRATEGIES
+    from headstart.strategies import STRATEGIES
+
+    assert sorted(BUILTIN_STRATEGIES) == sorted(STRATEGIES)
+    probe = "import sys, headstart, headstart.cli; print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    result = CliRunner().invoke(app, ["fit", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and all(f" {name}," in result.output for name in BUILTIN_STRATEGIES)

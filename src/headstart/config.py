@@ -13,6 +13,10 @@ from typing import Any
 
 from headstart.errors import HeadstartError
 
+# The names ``headstart.strategies`` registers, for ``--help`` without importing torch (that package imports
+# every strategy module); tests/test_cli.py checks this tuple against the registry.
+BUILTIN_STRATEGIES = ("contrastive", "fewshot-text", "finetune", "linear-probe", "lora", "partial", "progressive")
+
 
 class Ship(StrEnum):
     best = "best"

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from headstart.cli._app import VERDICT_STYLE, app, console, friendly
-from headstart.config import Baseline, FitConfig, Loss, Modality, OnBadItem, Ship, Task, Use
+from headstart.config import BUILTIN_STRATEGIES, Baseline, FitConfig, Loss, Modality, OnBadItem, Ship, Task, Use
 from headstart.errors import HeadstartError
 from headstart.executors import ExecutorKind
 
@@ -109,9 +109,7 @@ def _fractions(text: str) -> list[float]:
 
 
 def _strategy_help() -> str:
-    from headstart.strategies import STRATEGIES
-
-    return ", ".join([*sorted(STRATEGIES), "auto"])
+    return ", ".join([*BUILTIN_STRATEGIES, "auto"])
 
 
 @app.command()
