@@ -4,6 +4,7 @@ data-aware advisor's similarity measurement (tiny subsamples, low resolution).""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -109,3 +110,42 @@ def test_data_aware_cli_prints_measured_inputs() -> None:
         "headstart fit builtin:mnist5k",
     ):
         assert text in result.output
+
+
+def test_data_aware_advice_on_a_table_reads_its_columns_and_the_advised_command_runs(tmp_path: Path) -> None:
+    """A CSV of feature columns (scikit-learn's wine) with its own label column: the tabular rubric answers,
+    nothing is compared with a source domain, and the advised command carries --label-column and runs."""
+    import shlex
+
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame["cultivar"] = frame["cultivar"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    doc = _advise(str(path), "--label-column", "cultivar")
+    assert doc["modality"] == "tabular" and doc["similarity"] == "not measured" and doc["pad"] is None
+    assert doc["advice"]["rule_id"] == "table-tiny" and doc["labels_per_class"] == 48
+    assert doc["advice"]["inputs"]["text_columns"] == []
+    command = doc["advice"]["next_command"]
+    assert command == f"headstart fit {path} --label-column cultivar --ship baseline"
+    shown = runner.invoke(app, ["advise", str(path), "--label-column", "cultivar"])
+    assert shown.exit_code == 0 and "free-text columns" in shown.output and "Traceback" not in shown.output
+    argv = [*shlex.split(command)[1:], "--out", str(tmp_path / "run")]
+    fitted = runner.invoke(app, argv)
+    assert fitted.exit_code == 0, fitted.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["shipped"]["side"] == "baseline"
+
+
+def test_data_aware_advice_on_regression_targets_counts_items_and_advises_what_fits_them() -> None:
+    """No classes to count: the budget is the labeled items; only the ridge probe (or the baseline) fits a
+    regression target, so a rubric pick that trains a classification head is replaced and the risk says why."""
+    table = _advise("builtin:diabetes")
+    assert table["class_counts"] == {} and table["labels_per_class"] == 442
+    assert table["advice"]["next_command"] == "headstart fit builtin:diabetes --ship baseline"
+    text = _advise("builtin:word-pleasantness", "--max-samples", "40")
+    assert text["class_counts"] == {} and text["labels_per_class"] > 5000
+    assert text["advice"]["strategy"] == "linear-probe"
+    assert text["advice"]["next_command"].endswith("--strategy linear-probe")
+    assert any("regression target" in r for r in text["advice"]["risks"])

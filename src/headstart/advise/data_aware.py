@@ -8,6 +8,10 @@
   data sets), so the band comes from the GRADED shift call (:func:`headstart.advise.graded.shift_call`: MMD
   with a permutation p-value and a low-capacity domain classifier's accuracy with its CI, and the PAD from
   that classifier) through :func:`headstart.advise.measure.similarity_band`; no significant shift -> "high".
+* tables: no similarity is measured (feature columns have no pretrained source domain to compare with); the
+  call comes from :data:`headstart.advise.tabular_rubric.TABULAR_RUBRIC`, keyed by the data band and whether
+  a column holds free text, as ``headstart fit`` typed it;
+* regression targets: the budget is the number of labeled items (there are no classes to count);
 * domain adaptation: when the reference is the user's labeled source (``--source``) and the graded call is
   ``moderate`` or ``large``, ``adaptation`` holds the `headstart fit DATA --source REF --adapt auto` command.
 
@@ -58,7 +62,7 @@ __all__ = [
     "packaged_reference",
 ]
 
-DEFAULT_BACKBONE = {"text": "minilm-l6", "image": "mobilenetv2"}
+DEFAULT_BACKBONE = {"text": "minilm-l6", "image": "mobilenetv2", "tabular": "minilm-l6"}  # tables: rows as text
 DEFAULT_MAX_SAMPLES = 200
 #: PAD within this distance of a band edge lowers the confidence one step.
 PAD_EDGE_MARGIN = 0.1
@@ -89,15 +93,15 @@ class DataAdvice:
     modality: str
     backbone: str
     reference: str  # the reference's source string, or packaged:...
-    reference_kind: str  # "user" | "packaged"
+    reference_kind: str  # "user" | "packaged" | "none" (tables)
     reference_note: str
     labels_per_class: int  # rarest class (or the --labels-per-class budget when smaller)
     class_counts: dict[str, int]
     imbalance_ratio: float
     compute: str
     compute_profile: dict[str, Any]
-    pad: float
-    mmd: float
+    pad: float | None  # None: not measured (tables)
+    mmd: float | None
     similarity: str
     n_target: int
     n_reference: int
@@ -206,25 +210,35 @@ def advise_from_data(
         raise HeadstartError(f"max_samples must be at least 10; got {max_samples}")
     bb = backbone or DEFAULT_BACKBONE[data.modality]
     spec = get_spec(bb)
-    if spec.modality != data.modality:
+    reads = "text" if data.modality == "tabular" else data.modality  # a table's rows reach a text backbone
+    if spec.modality != reads:
         raise HeadstartError(
             f"backbone {bb!r} is for {spec.modality}, but {data.source} is {data.modality}; "
-            f"pick a {data.modality} backbone (see `headstart backbones`)"
+            f"pick a {reads} backbone (see `headstart backbones`)"
         )
     warnings = [] if spec.is_random else check_license(spec, use)
 
-    # 1. labels per class and imbalance, from the data
-    counts = np.bincount(data.y, minlength=len(data.classes))
-    present = counts[counts > 0]
-    rarest = int(present.min())
-    k = min(rarest, int(labels_per_class)) if labels_per_class else rarest
-    imbalance = float(present.max() / present.min())
-    if imbalance >= 3:
-        warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); consider --loss weighted or --loss focal")
+    # 1. labels per class and imbalance, from the data (regression: the labeled items are the budget)
+    if data.task == "regression":
+        counts, k, imbalance = np.zeros(0, dtype=np.int64), len(data.y), 1.0
+        if labels_per_class:
+            k = min(k, int(labels_per_class))
+    else:
+        counts = np.bincount(data.y, minlength=len(data.classes))
+        present = counts[counts > 0]
+        rarest = int(present.min())
+        k = min(rarest, int(labels_per_class)) if labels_per_class else rarest
+        imbalance = float(present.max() / present.min())
+        if imbalance >= 3:
+            warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); consider --loss weighted or --loss focal")
 
     # 2. compute, from the machine
     profile = compute_profile()
     comp = compute or compute_band(profile)
+    flags = _data_flags(text_column, label_column)
+    src = data.source if isinstance(data.source, str) else "DATA"
+    if data.modality == "tabular":
+        return _table_advice(data, src, flags, bb, backbone, k, counts, imbalance, comp, profile, warnings, timing)
 
     # 3. similarity: target embeddings vs a reference sample of the source domain
     rng = np.random.default_rng(seed)
@@ -270,13 +284,14 @@ def advise_from_data(
 
     # the call, and how much to trust it
     adv = advise(k, sim, comp, unlabeled_target=unlabeled_target)
-    src = data.source if isinstance(data.source, str) else "DATA"
-    adv.next_command = fit_command(adv.strategy, shlex.quote(src), backbone=bb)
+    if data.task == "regression":
+        _regression_only(adv)
+    adv.next_command = fit_command(adv.strategy, shlex.quote(src) + flags, backbone=bb)
     if ref_kind == "user" and isinstance(ref_name, str):
         adv.next_command = adv.next_command.replace("SOURCE", shlex.quote(ref_name))
     adaptation = None
     if ref_kind == "user" and isinstance(ref_name, str) and shift["call"] in ADAPT_CALLS:
-        adaptation = fit_command("domain-adaptation", shlex.quote(src)).replace("SOURCE", shlex.quote(ref_name))
+        adaptation = fit_command("domain-adaptation", shlex.quote(src) + flags).replace("SOURCE", shlex.quote(ref_name))
     confidence = adv.confidence
     if ref_kind == "packaged":
         confidence = "low"
@@ -301,7 +316,7 @@ def advise_from_data(
         reference_kind=ref_kind,
         reference_note=ref_note,
         labels_per_class=k,
-        class_counts={c: int(n) for c, n in zip(data.classes, counts, strict=True)},
+        class_counts=_class_counts(data, counts),
         imbalance_ratio=imbalance,
         compute=comp,
         compute_profile=profile,
@@ -316,6 +331,88 @@ def advise_from_data(
         shift=shift,
         adaptation=adaptation,
         confidence_notes=confidence_notes,
+        warnings=warnings,
+        timing=timing,
+    )
+
+
+def _data_flags(text_column: str | None, label_column: str | None) -> str:
+    """The column options the data was read with: an advised command without them would not load it."""
+    out = ""
+    if text_column:
+        out += f" --text-column {shlex.quote(text_column)}"
+    if label_column:
+        out += f" --label-column {shlex.quote(label_column)}"
+    return out
+
+
+#: what `headstart fit` trains for a regression target (headstart.regression_run.check_regression_config)
+REGRESSION_STRATEGIES = ("linear-probe", "scratch")
+
+
+def _regression_only(adv: Advice) -> None:
+    """Point a classification call at what fits a regression target, and say so in the risks."""
+    if adv.strategy in REGRESSION_STRATEGIES:
+        return
+    adv.risks.append(
+        f"the rubric's pick for this budget is {adv.strategy}, which trains a classification head; for a "
+        "regression target headstart fits a ridge head on frozen embeddings (linear-probe)"
+    )
+    adv.strategy = "linear-probe"
+    adv.next_command = fit_command("linear-probe")
+
+
+def _class_counts(data: LabeledData, counts: np.ndarray) -> dict[str, int]:
+    return {c: int(n) for c, n in zip(data.classes, counts, strict=True)} if len(counts) else {}
+
+
+def _table_advice(
+    data: LabeledData,
+    src: str,
+    flags: str,
+    bb: str,
+    backbone: str | None,
+    k: int,
+    counts: np.ndarray,
+    imbalance: float,
+    comp: str,
+    profile: dict[str, Any],
+    warnings: list[str],
+    timing: dict[str, float],
+) -> DataAdvice:
+    """A table: the tabular rubric on the measured band and on whether ``fit`` typed a column as free text."""
+    text_columns = [c for c, kind in data.table.get("columns", {}).items() if kind == "text"]
+    adv = advise(k, "high", comp, table=True, text_in_row=bool(text_columns))
+    if data.task == "regression":
+        _regression_only(adv)
+        adv.next_command = adv.next_command.replace(" --ship stack", "")
+    adv.inputs["similarity"] = "not measured"
+    adv.inputs["text_columns"] = text_columns
+    pick = f" --backbone {backbone}" if backbone else ""
+    adv.next_command = adv.next_command.replace("headstart fit DATA", f"headstart fit {shlex.quote(src)}{flags}{pick}")
+    note = "tables are not compared with a source domain: the call rests on the labeled budget and the columns"
+    return DataAdvice(
+        source=src,
+        modality=data.modality,
+        backbone=bb,
+        reference="not measured",
+        reference_kind="none",
+        reference_note=note,
+        labels_per_class=k,
+        class_counts=_class_counts(data, counts),
+        imbalance_ratio=imbalance,
+        compute=comp,
+        compute_profile=profile,
+        pad=None,
+        mmd=None,
+        similarity="not measured",
+        n_target=len(data.y),
+        n_reference=0,
+        image_size=None,
+        advice=adv,
+        confidence=adv.confidence,
+        shift={},
+        confidence_notes=[note],
         warnings=warnings,
         timing=timing,
     )
@@ -363,11 +460,15 @@ def auto_strategy(
     chosen = next((s for s in _FALLBACKS.get(picked, (picked,)) if available is None or s in available), None)
     if chosen is None:
         chosen = "linear-probe"
+    measured = (
+        f"similarity {adv.similarity} (graded PAD {adv.shift['pad']:.2f}, shift {adv.shift['call']}, vs "
+        f"{adv.reference})"
+        if adv.shift
+        else "a table (similarity not measured)"
+    )
     why = (
         f"rubric rule {adv.advice.rule_id}: {adv.labels_per_class} labels/class ({adv.advice.data_band}), "
-        f"similarity {adv.similarity} (graded PAD {adv.shift['pad']:.2f}, shift {adv.shift['call']}, vs "
-        f"{adv.reference}), compute {adv.compute} "
-        f"-> {picked} (confidence {adv.confidence})"
+        f"{measured}, compute {adv.compute} -> {picked} (confidence {adv.confidence})"
     )
     if chosen != picked:
         why += f"; {picked} is not available here, running {chosen}"

@@ -138,29 +138,34 @@ def advise(
     table.add_column("value")
     table.add_column("how")
     table.add_row(
-        "labels per class",
+        "labels per class" if da.class_counts else "labeled items",
         f"{da.labels_per_class} ({da.advice.data_band})",
-        f"rarest class; {da.imbalance_ratio:.1f}:1",
+        f"rarest class; {da.imbalance_ratio:.1f}:1" if da.class_counts else "regression: no classes to count",
     )
     prof = da.compute_profile
     gpus = ", ".join(g["name"] for g in prof.get("gpus", [])) or "no CUDA GPU"
     table.add_row("compute", da.compute, f"{prof.get('cpu_cores')} CPU cores, {gpus}")
-    table.add_row(
-        "similarity",
-        da.similarity,
-        f"PAD {da.pad:.2f} (0 same .. 2 separable), MMD {da.mmd:.4f}; {da.n_target} vs {da.n_reference} "
-        f"examples of {da.reference}",
-    )
     sh = da.shift
-    lo, hi = sh["domain_accuracy_ci"]
-    table.add_row(
-        "domain shift",
-        sh["call"],
-        f"graded PAD {sh['pad']:.2f}; domain classifier {sh['domain_accuracy']:.2f} [{lo:.2f}, {hi:.2f}]; "
-        f"MMD p {sh['mmd_p']:.3f}",
-    )
+    if da.pad is not None and da.mmd is not None and sh:
+        table.add_row(
+            "similarity",
+            da.similarity,
+            f"PAD {da.pad:.2f} (0 same .. 2 separable), MMD {da.mmd:.4f}; {da.n_target} vs {da.n_reference} "
+            f"examples of {da.reference}",
+        )
+        lo, hi = sh["domain_accuracy_ci"]
+        table.add_row(
+            "domain shift",
+            sh["call"],
+            f"graded PAD {sh['pad']:.2f}; domain classifier {sh['domain_accuracy']:.2f} [{lo:.2f}, {hi:.2f}]; "
+            f"MMD p {sh['mmd_p']:.3f}",
+        )
+    else:
+        text_columns = da.advice.inputs.get("text_columns") or []
+        table.add_row("free-text columns", ", ".join(text_columns) or "none", "column kinds as `fit` types them")
     console.print(table)
-    console.print(f"[dim]reference: {da.reference_note}[/]", highlight=False)
+    if da.pad is not None:
+        console.print(f"[dim]reference: {da.reference_note}[/]", highlight=False)
     if da.adaptation:
         console.print(f"[bold]shift {sh['call']}: adapt to the target:[/] {da.adaptation}", highlight=False)
     for w in da.warnings:
