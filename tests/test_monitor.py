@@ -93,3 +93,28 @@ def test_monitor_false_alarm_rate_on_held_out_items(mnist_run: Path) -> None:
         estimates.append(doc["performance"]["estimate"] - doc["performance"]["realized_accuracy"])
     assert alarms <= 1
     assert abs(float(np.mean(estimates))) < 0.08  # CBPE is roughly unbiased without shift
+
+
+def test_monitor_and_query_read_a_table_run_with_its_own_column_kinds(tmp_path: Path) -> None:
+    """A CSV table run (scikit-learn's wine, classes in file order): new rows without a label column are read
+    with the run's column kinds, embedded as the rows-as-text arm reads them, and the class-sorted first 30
+    rows raise the alarm while a shuffled sample of the same table does not."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    from headstart.active.query import query_run
+    from headstart.pipeline import FitConfig, fit_run
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    run = tmp_path / "run"
+    fit_run(FitConfig(data=str(tmp_path / "wine.csv"), label_column="cultivar", out=str(run), progress=False))
+    rows = frame.drop(columns=["cultivar"])
+    rows.head(30).to_csv(tmp_path / "first.csv", index=False)
+    rows.sample(40, random_state=1).to_csv(tmp_path / "sample.csv", index=False)
+    moved = monitor_run(run, str(tmp_path / "first.csv"), out=tmp_path / "m1")
+    same = monitor_run(run, str(tmp_path / "sample.csv"), out=tmp_path / "m2")
+    assert moved["drift"] and moved["tests"]["embedding"]["p_value"] < 0.01
+    assert not same["drift"] and same["tests"]["embedding"]["p_value"] > 0.2
+    picked = query_run(run, str(tmp_path / "sample.csv"), budget=5, out=tmp_path / "to_label.csv")
+    assert len(pd.read_csv(tmp_path / "to_label.csv")) == 5 and picked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -61,3 +62,20 @@ def test_candidates_and_subsample() -> None:
     y = np.array([0] * 30 + [1] * 5)
     idx = stratified_subsample(y, 10, seed=0)
     assert np.bincount(y[idx]).tolist() == [10, 5]
+
+
+def test_rank_cli_on_a_table_ranks_text_backbones_on_its_rows_and_refuses_a_numeric_target(tmp_path: Path) -> None:
+    """A CSV of feature columns: the rows are serialized as `fit`'s rows-as-text arm reads them, the text
+    backbones are scored, and the advised command keeps --label-column. A regression target is one line."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    args = ("rank", str(tmp_path / "wine.csv"), "--label-column", "cultivar", "--backbones", "minilm-l6")
+    rows = json.loads(runner_invoke(*args, "--json"))
+    assert [r["name"] for r in rows] == ["minilm-l6"] and rows[0]["n_samples"] == 178
+    assert rows[0]["linear_probe_accuracy"] > 0.6  # 3 cultivars: chance is 0.40
+    shown = " ".join(runner_invoke(*args).split())  # the console folds long lines at 80 columns
+    assert f"next: headstart fit {tmp_path / 'wine.csv'} --label-column cultivar --backbone minilm-l6" in shown
+    numeric = CliRunner().invoke(app, ["rank", "builtin:diabetes"])
+    assert numeric.exit_code == 2 and "this target is numeric" in numeric.output

@@ -109,6 +109,10 @@ def embed_items(ri: RunInputs, items: Any) -> np.ndarray:
     from headstart.backbones import load_backbone
     from headstart.features import extract
 
+    if ri.modality == "tabular":  # the run's text backbone reads rows the way the rows-as-text arm does
+        from headstart.strategies.row_text import row_texts
+
+        items = row_texts(items)
     encoder = load_backbone(str(ri.config["backbone"]), image_size=ri.config.get("image_size"))
     emb, _ = extract(encoder, items, progress=False)
     return emb
@@ -139,6 +143,10 @@ def load_new_data(source: str, ri: RunInputs, *, max_items: int | None = None) -
         ids, items = list(d.ids), d.items
         if (y < 0).all():
             y = None
+    elif ri.modality == "tabular":  # typed with the run's own column kinds, as `predict` reads a table
+        from headstart.data.table_rows import load_prediction_table
+
+        ids, items, _ = load_prediction_table(source, ri.metrics["data"].get("table", {}))
     else:
         ids, items = load_unlabeled(source, modality=ri.modality, text_column=text_column)
     if max_items is not None and len(ids) > max_items:

@@ -46,7 +46,7 @@ from headstart.advise.measure import (
     proxy_a_distance,
     similarity_band,
 )
-from headstart.advise.rubric import Advice, advise, fit_command
+from headstart.advise.rubric import Advice, advise, data_flags, fit_command
 from headstart.advise.rubric_rows import CONFIDENCES
 from headstart.backbones import check_license, get_spec, load_backbone
 from headstart.data import LabeledData, load_data
@@ -235,7 +235,7 @@ def advise_from_data(
     # 2. compute, from the machine
     profile = compute_profile()
     comp = compute or compute_band(profile)
-    flags = _data_flags(text_column, label_column)
+    flags = data_flags(text_column, label_column)
     src = data.source if isinstance(data.source, str) else "DATA"
     if data.modality == "tabular":
         return _table_advice(data, src, flags, bb, backbone, k, counts, imbalance, comp, profile, warnings, timing)
@@ -334,16 +334,6 @@ def advise_from_data(
         warnings=warnings,
         timing=timing,
     )
-
-
-def _data_flags(text_column: str | None, label_column: str | None) -> str:
-    """The column options the data was read with: an advised command without them would not load it."""
-    out = ""
-    if text_column:
-        out += f" --text-column {shlex.quote(text_column)}"
-    if label_column:
-        out += f" --label-column {shlex.quote(label_column)}"
-    return out
 
 
 #: what `headstart fit` trains for a regression target (headstart.regression_run.check_regression_config)

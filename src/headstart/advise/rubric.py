@@ -45,6 +45,18 @@ def fit_command(strategy: str, data: str = "DATA", *, backbone: str | None = Non
     return f"headstart fit {data}{pick} {FIT_ARGS.get(strategy, f'--strategy {strategy}')}"
 
 
+def data_flags(text_column: str | None, label_column: str | None) -> str:
+    """The column options the data was read with, for an advised command: without them it would not load."""
+    import shlex
+
+    out = ""
+    if text_column:
+        out += f" --text-column {shlex.quote(text_column)}"
+    if label_column:
+        out += f" --label-column {shlex.quote(label_column)}"
+    return out
+
+
 @dataclass
 class Advice:
     """The advisor's answer for one set of inputs."""

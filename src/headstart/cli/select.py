@@ -205,13 +205,13 @@ def rank(
 
     from headstart.backbones.user import register_cli_backbone
     from headstart.data import load_data
-    from headstart.ranking.rank import candidate_backbones, rank_data
+    from headstart.ranking.rank import candidate_backbones, rank_data, rankable
 
     if own and executor is not ExecutorKind.sequential:
         raise HeadstartError("--own backbones are registered in this process: use --executor sequential with them")
     for text in own or []:
         register_cli_backbone(text)
-    loaded = load_data(data, text_column=text_column, label_column=label_column)
+    loaded = rankable(load_data(data, text_column=text_column, label_column=label_column))
     names: list[str] | None = None
     if backbones is None:
         names, notes = candidate_backbones(loaded.modality, use=use, controls=controls)
@@ -242,13 +242,13 @@ def rank(
 
     n = rows[0]["n_samples"] if rows else 0
     table = Table(title=f"transferability of {len(rows)} backbones on {loaded.source} ({n} examples scored)")
-    for col in ("#", "backbone", "LogME", "LEEP", "NCE", "H-score", "k-NN acc.", "probe acc.", "time"):
-        if col == "backbone":
-            table.add_column(col, no_wrap=True)
+    for col in ("#", "backbone", "LogME", "LEEP", "NCE", "H-score", "k-NN", "probe", "time"):
+        if col == "backbone":  # names and times fold, so the figures stay whole at 80 columns
+            table.add_column(col, overflow="fold", min_width=14)
         else:
-            table.add_column(col, justify="right")
+            table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        name = f"{r['name']} [dim](control)[/]" if r["control"] else r["name"]
+        name = f"{r['name']}\n[dim](control)[/]" if r["control"] else r["name"]
         table.add_row(
             str(r["rank"]),
             name,
@@ -258,13 +258,22 @@ def rank(
             fmt(r["h_score"]),
             fmt(r["knn_accuracy"], True),
             fmt(r["linear_probe_accuracy"], True),
-            f"{r['seconds']:.1f}s" + (" (cached)" if r["computed"] == 0 and r["cache_hits"] else ""),
+            f"{r['seconds']:.1f}s" + ("*" if r["computed"] == 0 and r["cache_hits"] else ""),
         )
     console.print(table)
-    console.print("Sorted by LogME (higher is better); LEEP/NCE need a source classifier head ('-' otherwise).")
-    if rows:
-        best = rows[0]["name"]
-        console.print(f"next: headstart fit {data} --backbone {best}", highlight=False)
+    console.print(
+        "Sorted by LogME (higher is better); k-NN and probe: cross-validated accuracy; LEEP/NCE need a "
+        "source classifier head ('-' otherwise); * embeddings read from the cache."
+    )
+    pretrained = [r for r in rows if not r["control"]]
+    if pretrained:
+        import shlex
+
+        from headstart.advise.rubric import data_flags
+
+        flags = data_flags(text_column, label_column)
+        best = pretrained[0]["name"]
+        console.print(f"next: headstart fit {shlex.quote(data)}{flags} --backbone {best}", highlight=False)
 
 
 @app.command()

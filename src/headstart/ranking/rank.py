@@ -148,6 +148,23 @@ def _rank_one(sh: _RankShared, name: str) -> dict[str, Any]:
     return row
 
 
+def rankable(data: LabeledData) -> LabeledData:
+    """``data`` as the ranking scores read it: a table's rows serialized the way the rows-as-text arm of
+    ``fit`` serializes them (so text backbones are the candidates); a regression target is refused."""
+    if data.task == "regression":
+        raise HeadstartError(
+            f"{data.source}: ranking scores class labels (LogME, LEEP, NCE, ...) and this target is numeric; "
+            "compare backbones with `headstart fit DATA --backbone NAME` runs instead"
+        )
+    if data.modality != "tabular":
+        return data
+    from dataclasses import replace
+
+    from headstart.data.tabular import as_rows, serialize_row
+
+    return replace(data, items=[serialize_row(r) for r in as_rows(data.items)], modality="text")
+
+
 def rank_data(
     source: str | LabeledData,
     backbones: Sequence[str] | None = None,
@@ -185,6 +202,7 @@ def rank_data(
         if isinstance(source, LabeledData)
         else load_data(source, text_column=text_column, label_column=label_column)
     )
+    data = rankable(data)
     if backbones is None:
         names, _ = candidate_backbones(data.modality, use=use, controls=controls)
         if not names:
