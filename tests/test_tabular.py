@@ -125,3 +125,16 @@ def test_advisor_expects_trees_on_tables_unless_text_in_row() -> None:
         assert adv.strategy == "scratch" and "--ship baseline" in adv.next_command
     adv = advise(20, "low", "cpu", table=True, text_in_row=True)
     assert adv.strategy == "linear-probe" and adv.next_command.endswith("--ship stack")
+
+
+def test_seed_and_fold_studies_run_on_a_table(tmp_path: Path) -> None:
+    """--seeds / --folds on a table refit the rows-as-text probe on the cached row embeddings (they used to
+    stop with "'RowTextModel' object has no attribute 'encoder'"); on wine the trees' side stays ahead."""
+    from headstart.config import FitConfig
+    from headstart.pipeline import fit_run
+
+    for name, study in (("seeds", {"seeds": 3}), ("folds", {"folds": 3})):
+        result = fit_run(FitConfig(data="builtin:wine", out=str(tmp_path / name), progress=False, **study))
+        var = result.metrics["variance"]
+        assert len(var["runs"]) == 3 and var["embeddings_reused"], var
+        assert var["transfer"]["mean"] < var["baseline"]["mean"], var

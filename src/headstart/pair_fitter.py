@@ -69,9 +69,12 @@ class PairFitter:
         from headstart.features import extract
 
         uniq = np.unique(np.asarray(idx, dtype=np.int64))
-        t = self.transfer
-        encoder = t.feature_encoder() if hasattr(t, "feature_encoder") else t.encoder()  # type: ignore[union-attr]
-        emb, stats = extract(encoder, _take(self.data.items, uniq), progress=self.progress)
+        t: Any = self.transfer
+        items = _take(self.data.items, uniq)
+        if hasattr(t, "texts") and hasattr(t, "inner"):  # a table's rows-as-text model: serialize, then embed
+            items, t = t.texts(items), t.inner
+        encoder = t.feature_encoder() if hasattr(t, "feature_encoder") else t.encoder()
+        emb, stats = extract(encoder, items, progress=self.progress)
         self._emb_index, self._emb = uniq, emb
         return stats.to_dict()
 
@@ -113,6 +116,10 @@ class PairFitter:
                 class_weight="balanced" if self.options.get("loss") == "weighted" else None,
             )
             p_t = head.predict_proba(self._embeddings(test))
+        elif d.modality == "tabular":  # as fit_run does: the strategy reads the rows serialized as text
+            from headstart.strategies.row_text import fit_row_text
+
+            p_t = fit_row_text(task, self.strategy).predict_proba(_take(d.items, test))
         else:
             model = get_strategy(self.strategy)(task)
             p_t = model.predict_proba(_take(d.items, test))
