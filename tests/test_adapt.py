@@ -3,6 +3,7 @@ class mismatches are one-line errors, unlabeled targets are accepted."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,23 @@ def test_fit_adapt_without_source_is_a_one_line_error(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(app, ["fit", "builtin:digits", "--adapt", "coral", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "need --source" in res.output
+
+
+def test_fit_source_reads_both_csvs_with_the_given_label_column(tmp_path: Path) -> None:
+    """`fit TARGET --source SOURCE --label-column COL`: both files are read with COL (the source used to be
+    read with the default 'label' and stopped); wine split by alcohol is the shift."""
+    from sklearn.datasets import load_wine
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame[frame.alcohol < 13].to_csv(tmp_path / "low.csv", index=False)
+    frame[frame.alcohol >= 13].to_csv(tmp_path / "high.csv", index=False)
+    argv = ["fit", str(tmp_path / "high.csv"), "--source", str(tmp_path / "low.csv"), "--label-column", "cultivar"]
+    result = CliRunner().invoke(app, [*argv, "--adapt", "coral", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["kind"] == "adaptation" and metrics["data"]["classes"] == ["0", "1", "2"]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["label_column"] == "cultivar"

@@ -67,9 +67,10 @@ def load_domains(
     *,
     domain_map: str | None = None,
     text_column: str | None = None,
+    label_column: str | None = None,
 ) -> tuple[LabeledData, np.ndarray, str]:
     """(pooled data, domain of each item, the domain column's name)."""
-    kw: dict[str, Any] = {"text_column": text_column} if text_column else {}
+    kw: dict[str, Any] = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
     if sources:
         if data is not None or column is not None:
             raise HeadstartError("give either DATA --domain-column COL or several --source files, not both")
@@ -89,6 +90,7 @@ def run_generalization(
     sources: Sequence[str] = (),
     domain_map: str | None = None,
     text_column: str | None = None,
+    label_column: str | None = None,
     cfg: GeneralizeConfig | None = None,
     overwrite: bool = False,
     echo: Callable[[str], None] | None = None,
@@ -96,13 +98,15 @@ def run_generalization(
     """Leave-one-domain-out over every domain; write the run folder at ``out``; return metrics.json."""
     cfg = cfg or GeneralizeConfig()
     RunDir.check(out, overwrite=overwrite, resume=False)
-    loaded, domains, col = load_domains(data, column, sources, domain_map=domain_map, text_column=text_column)
+    loaded, domains, col = load_domains(
+        data, column, sources, domain_map=domain_map, text_column=text_column, label_column=label_column
+    )
     if loaded.task == "regression":
         raise HeadstartError(f"{loaded.source}: domain generalization compares classifiers; the label is numeric")
     check_study(loaded, domains, cfg)  # before the run folder exists
     with RunDir.open(out, overwrite=overwrite) as rundir:
         config = {"kind": "generalization", "data": data, "sources": list(sources), "domain_column": col,
-                  "domain_map": domain_map, "text_column": text_column, **asdict(cfg),
+                  "domain_map": domain_map, "text_column": text_column, "label_column": label_column, **asdict(cfg),
                   "versions": package_versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
         atomic_write_json(rundir.work / "config.json", config)
         r = generalize(loaded, domains, cfg, column=col, echo=echo)

@@ -35,6 +35,7 @@ def run_adaptation(
     class_map: str | None = None,
     backbone: str | None = None,
     text_column: str | None = None,
+    label_column: str | None = None,
     max_test: int | None = 1000,
     seed: int = 0,
     overwrite: bool = False,
@@ -54,12 +55,13 @@ def run_adaptation(
                       max_test=max_test, strategy=strategy, options=dict(options or {}),
                       image_size=image_size, max_source=max_source, max_unlabeled=max_unlabeled)  # fmt: skip
     validate(cfg)  # a wrong --adapt / --strategy pair fails before any data is loaded
-    kw = {"text_column": text_column} if text_column else {}
+    kw = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
     src = load_domain(source, **kw)
     tgt = load_domain(target, **kw)
     extra = load_unlabeled(unlabeled, modality=tgt.modality, text_column=text_column)[1] if unlabeled else None
     with RunDir.open(out, overwrite=overwrite, resume=resume) as rundir:
         config = {"kind": "adaptation", "target": target, "source": source, "unlabeled": unlabeled,
+                  "text_column": text_column, "label_column": label_column,
                   "class_map": class_map, **asdict(cfg), "versions": package_versions(),
                   "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
         if resume:

@@ -29,6 +29,7 @@ def adapt(
     epochs: Annotated[int | None, typer.Option(help="deep strategies: training epochs")] = None,
     image_size: Annotated[int | None, typer.Option(help="input resolution for image backbones")] = None,
     text_column: str | None = None,
+    label_column: Annotated[str | None, typer.Option(help="column holding the label, in source and target")] = None,
     max_test: int = 1000,
     max_source: Annotated[int | None, typer.Option(help="cap on the source items used (stratified sample)")] = 5000,
     max_unlabeled: Annotated[int | None, typer.Option(help="deep strategies: cap on unlabeled target items")] = None,
@@ -39,7 +40,8 @@ def adapt(
     """Fit source-only, each adapted method (and target-only / scratch / pooled with K > 0) on the same
     target test items; print the adaptation verdicts and what ships."""
     run_and_print(target, source, out, method=method, unlabeled=unlabeled, labels_per_class=labels_per_class,
-                  class_map=class_map, backbone=backbone, text_column=text_column, max_test=max_test, seed=seed,
+                  class_map=class_map, backbone=backbone, text_column=text_column, label_column=label_column,
+                  max_test=max_test, seed=seed,
                   overwrite=overwrite, strategy=strategy, options={"epochs": epochs}, image_size=image_size,
                   resume=resume, max_source=max_source, max_unlabeled=max_unlabeled)  # fmt: skip
 

@@ -27,6 +27,7 @@ def generalize(
     baseline: Annotated[str, typer.Option(help="from-scratch side: auto, a baseline name, or none")] = "auto",
     backbone: str | None = None,
     text_column: str | None = None,
+    label_column: Annotated[str | None, typer.Option(help="column holding the label (default: label)")] = None,
     max_per_domain: Annotated[int, typer.Option(help="cap on the items used per domain (0 = no cap)")] = 1000,
     seed: int = 0,
     overwrite: bool = False,
@@ -36,8 +37,8 @@ def generalize(
     the per-domain accuracy table and the headline domain's verdicts."""
     run_and_print(data, out, column=domain_column, sources=source or [], holdout=holdout_domain,
                   domain_map=domain_map, align=align, baseline=baseline, backbone=backbone,
-                  text_column=text_column, max_per_domain=max_per_domain or None, seed=seed, overwrite=overwrite,
-                  progress=not quiet)  # fmt: skip
+                  text_column=text_column, label_column=label_column, max_per_domain=max_per_domain or None,
+                  seed=seed, overwrite=overwrite, progress=not quiet)  # fmt: skip
 
 
 def run_and_print(data: str | None, out: Path, *, holdout: str | None, align: str = "per-domain,coral",

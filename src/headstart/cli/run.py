@@ -215,6 +215,10 @@ def fit(
     from headstart.pipeline import fit_run
     from headstart.rundir import resume_config
 
+    labels = list(label_column or [])
+    if len(labels) > 1 and (source is not None or domain_column is not None):
+        raise HeadstartError("several --label-column make a multitask run, which takes no --source/--domain-column")
+    one_label = labels[0] if labels else None
     if domain_column is not None or holdout_domain is not None:
         from headstart.cli.generalize import run_and_print as generalize_and_print
 
@@ -223,8 +227,8 @@ def fit(
                 "--holdout-domain needs --domain-column COL (and no --source); see headstart generalize"
             )
         generalize_and_print(data, out, column=domain_column, holdout=holdout_domain, backbone=backbone, seed=seed,
-                             baseline=str(baseline), text_column=text_column, overwrite=overwrite,
-                             progress=not quiet)  # fmt: skip
+                             baseline=str(baseline), text_column=text_column, label_column=one_label,
+                             overwrite=overwrite, progress=not quiet)  # fmt: skip
         return
     if source is not None:
         from headstart.cli.adapt import run_and_print
@@ -233,8 +237,8 @@ def fit(
             raise HeadstartError("--source needs the TARGET data as the first argument")
         run_and_print(data, source, out, method=adapt or "auto", unlabeled=unlabeled,
                       labels_per_class=labels_per_class or 0, class_map=class_map, backbone=backbone,
-                      text_column=text_column, max_test=max_test or None, seed=seed, overwrite=overwrite,
-                      strategy=strategy, image_size=image_size, resume=resume,
+                      text_column=text_column, label_column=one_label, max_test=max_test or None, seed=seed,
+                      overwrite=overwrite, strategy=strategy, image_size=image_size, resume=resume,
                       options={"epochs": epochs, "batch_size": batch_size, "lr": lr, "unfreeze": unfreeze})  # fmt: skip
         return
     if adapt or unlabeled or class_map:
