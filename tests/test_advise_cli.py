@@ -149,3 +149,21 @@ def test_data_aware_advice_on_regression_targets_counts_items_and_advises_what_f
     assert text["advice"]["strategy"] == "linear-probe"
     assert text["advice"]["next_command"].endswith("--strategy linear-probe")
     assert any("regression target" in r for r in text["advice"]["risks"])
+
+
+def test_advise_takes_on_bad_item_and_its_command_keeps_it(tmp_path: Path) -> None:
+    """The load error tells the user to pass --on-bad-item skip: advise accepts it and so does its command."""
+    from headstart.data import load_data
+
+    import pandas as pd
+
+    rt = load_data("builtin:rotten-tomatoes")
+    pick = range(0, 400, 5)
+    frame = pd.DataFrame({"review": [rt.items[i] for i in pick], "sentiment": [rt.classes[rt.y[i]] for i in pick]})
+    frame.loc[2, "review"] = ""  # an empty review
+    frame.to_csv(tmp_path / "rt.csv", index=False)
+    args = ["advise", str(tmp_path / "rt.csv"), "--text-column", "review", "--label-column", "sentiment"]
+    stopped = runner.invoke(app, args)
+    assert stopped.exit_code == 2 and "--on-bad-item skip" in stopped.output
+    doc = _advise(*args[1:], "--on-bad-item", "skip", "--max-samples", "40")
+    assert " --on-bad-item skip --text-column review --label-column sentiment " in doc["advice"]["next_command"]

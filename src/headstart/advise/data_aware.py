@@ -186,6 +186,7 @@ def advise_from_data(
     progress: bool = False,
     text_column: str | None = None,
     label_column: str | None = None,
+    on_bad_item: str = "error",
 ) -> DataAdvice:
     """Measure labels per class, compute and domain similarity for ``source`` and return the rubric's call.
 
@@ -203,7 +204,7 @@ def advise_from_data(
     data = (
         source
         if isinstance(source, LabeledData)
-        else load_data(source, text_column=text_column, label_column=label_column)
+        else load_data(source, text_column=text_column, label_column=label_column, on_bad_item=on_bad_item)
     )
     timing["load_data"] = time.perf_counter() - t0
     if max_samples < 10:
@@ -235,7 +236,7 @@ def advise_from_data(
     # 2. compute, from the machine
     profile = compute_profile()
     comp = compute or compute_band(profile)
-    flags = data_flags(text_column, label_column)
+    flags = data_flags(text_column, label_column, on_bad_item)
     src = data.source if isinstance(data.source, str) else "DATA"
     if data.modality == "tabular":
         return _table_advice(data, src, flags, bb, backbone, k, counts, imbalance, comp, profile, warnings, timing)

@@ -45,11 +45,11 @@ def fit_command(strategy: str, data: str = "DATA", *, backbone: str | None = Non
     return f"headstart fit {data}{pick} {FIT_ARGS.get(strategy, f'--strategy {strategy}')}"
 
 
-def data_flags(text_column: str | None, label_column: str | None) -> str:
-    """The column options the data was read with, for an advised command: without them it would not load."""
+def data_flags(text_column: str | None, label_column: str | None, on_bad_item: str = "error") -> str:
+    """The options the data was read with, for an advised command: without them it would not load."""
     import shlex
 
-    out = ""
+    out = " --on-bad-item skip" if on_bad_item == "skip" else ""
     if text_column:
         out += f" --text-column {shlex.quote(text_column)}"
     if label_column:

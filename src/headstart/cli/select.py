@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from headstart.cli._app import app, console, err, friendly
+from headstart.config import OnBadItem
 from headstart.errors import HeadstartError
 from headstart.executors import ExecutorKind
 
@@ -81,6 +82,7 @@ def advise(
     image_size: Annotated[int | None, typer.Option(help="input resolution (default: what fit uses)")] = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    on_bad_item: Annotated[OnBadItem, typer.Option(help="stop at, or skip, unreadable items")] = OnBadItem.error,
     seed: int = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the advice as JSON")] = False,
 ) -> None:
@@ -129,6 +131,7 @@ def advise(
         progress=not as_json,
         text_column=text_column,
         label_column=label_column,
+        on_bad_item=on_bad_item.value,
     )
     if as_json:
         console.print_json(json.dumps(da.to_dict(), default=str))
@@ -186,6 +189,7 @@ def rank(
     image_size: Annotated[int | None, typer.Option(help="input resolution (default: what fit uses)")] = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    on_bad_item: Annotated[OnBadItem, typer.Option(help="stop at, or skip, unreadable items")] = OnBadItem.error,
     seed: int = 0,
     executor: Annotated[
         ExecutorKind, typer.Option(help="score the backbones here one by one, or as parallel Ray tasks")
@@ -211,7 +215,9 @@ def rank(
         raise HeadstartError("--own backbones are registered in this process: use --executor sequential with them")
     for text in own or []:
         register_cli_backbone(text)
-    loaded = rankable(load_data(data, text_column=text_column, label_column=label_column))
+    loaded = rankable(
+        load_data(data, text_column=text_column, label_column=label_column, on_bad_item=on_bad_item.value)
+    )
     names: list[str] | None = None
     if backbones is None:
         names, notes = candidate_backbones(loaded.modality, use=use, controls=controls)
@@ -271,7 +277,7 @@ def rank(
 
         from headstart.advise.rubric import data_flags
 
-        flags = data_flags(text_column, label_column)
+        flags = data_flags(text_column, label_column, on_bad_item.value)
         best = pretrained[0]["name"]
         console.print(f"next: headstart fit {shlex.quote(data)}{flags} --backbone {best}", highlight=False)
 
