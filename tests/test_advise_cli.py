@@ -153,9 +153,9 @@ def test_data_aware_advice_on_regression_targets_counts_items_and_advises_what_f
 
 def test_advise_takes_on_bad_item_and_its_command_keeps_it(tmp_path: Path) -> None:
     """The load error tells the user to pass --on-bad-item skip: advise accepts it and so does its command."""
-    from headstart.data import load_data
-
     import pandas as pd
+
+    from headstart.data import load_data
 
     rt = load_data("builtin:rotten-tomatoes")
     pick = range(0, 400, 5)
