@@ -60,3 +60,13 @@ def test_tfidf_student_round_trips_without_pickle(tmp_path: Path) -> None:
     again = load_model(tmp_path / "m")
     np.testing.assert_allclose(again.predict_proba(texts[:50]), model.predict_proba(texts[:50]), atol=1e-6)
     assert (model.predict_proba(texts).argmax(1) == data.y[idx]).mean() > 0.9
+
+
+def test_a_table_run_is_refused_before_any_training(tmp_path: Path) -> None:
+    from headstart.pipeline import FitConfig, fit_run
+
+    run = tmp_path / "wine"
+    fit_run(FitConfig(data="builtin:wine", out=str(run), progress=False))
+    with pytest.raises(HeadstartError, match="tabular run; distill trains text and image students"):
+        distill_run(run, student="tfidf", out=tmp_path / "student")
+    assert not (tmp_path / "student").exists()

@@ -101,6 +101,11 @@ def distill_run(
     if not 0 <= max_drop < 1:
         raise HeadstartError(f"--max-drop is a fraction of accuracy (0.01 = 1 point), got {max_drop}")
     ri = open_run(run_dir)
+    if ri.modality not in ("text", "image"):
+        raise HeadstartError(
+            f"{run_dir} is a {ri.modality} run; distill trains text and image students. A table's from-scratch "
+            "side (trees or a linear model) is already small: refit with --ship baseline to serve it"
+        )
     t_start = time.perf_counter()
     items = ri.items(ri.reference)
     pool_note = "train + val items"
