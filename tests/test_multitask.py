@@ -61,6 +61,17 @@ def test_unknown_and_duplicate_label_columns_are_clear_errors(compas_csv: Path) 
         assert "\n" not in str(e.value)
 
 
+def test_a_table_of_feature_columns_gets_the_one_task_command(tmp_path: Path) -> None:
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    frame["strong"] = (frame["alcohol"] > 13).map({True: "yes", False: "no"})
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    with pytest.raises(HeadstartError, match=r"no 'text' column: pass --text-column COL, or fit one task") as e:
+        load_multitask(tmp_path / "wine.csv", ["target", "strong"])
+    assert f"headstart fit {tmp_path / 'wine.csv'} --label-column target" in str(e.value)
+
+
 def test_missing_task_labels_are_masked_not_dropped(compas_csv: Path) -> None:
     m = load_multitask(compas_csv, ["recid", "violent"])
     df = pd.read_csv(compas_csv, keep_default_na=False)

@@ -56,6 +56,13 @@ def _load_table(
     df.columns = columns  # type: ignore[assignment]
     if len(df) == 0:
         raise HeadstartError(f"{display}: no data rows (only a header); add labeled rows")
+    if text_column is None and "text" not in [c.strip().lower() for c in columns]:
+        first = label_columns[0]
+        raise HeadstartError(
+            f"{display}: a multitask run trains one text backbone for every task and reads a text column; this "
+            f"table has no 'text' column: pass --text-column COL, or fit one task at a time on the feature "
+            f"columns (headstart fit {display} --label-column {first})"
+        )
     tcol = _pick_column(columns, text_column, "text", "--text-column", display)
     for lcol in label_columns:
         _pick_column(columns, lcol, lcol, "--label-column", display)
