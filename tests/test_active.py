@@ -105,3 +105,28 @@ def test_fit_with_added_labels_keeps_the_test_split_and_reports_the_gain(digits_
     res = CliRunner().invoke(app, ["gain", str(digits_run), str(tmp_path / "run2")], terminal_width=80)
     assert res.exit_code == 0, res.output
     assert "gain" in res.output and "points" in res.output
+
+
+def test_a_table_run_queries_a_new_file_and_refits_with_its_rows(tmp_path: Path) -> None:
+    """A CSV table run (wine): to_label.csv carries the rows' feature columns, so a labeler sees the values and
+    --add-labels rebuilds the new rows with the run's column kinds (it used to stop with a traceback)."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    pool = frame.sample(40, random_state=1).reset_index(drop=True)
+    pool.drop(columns=["cultivar"]).to_csv(tmp_path / "pool.csv", index=False)
+    base = {"data": str(tmp_path / "wine.csv"), "label_column": "cultivar", "labels_per_class": 10}
+    fit_run(FitConfig(**base, out=str(tmp_path / "run"), progress=False))
+    csv = tmp_path / "to_label.csv"
+    query_run(tmp_path / "run", str(tmp_path / "pool.csv"), budget=5, out=csv)
+    df = pd.read_csv(csv, keep_default_na=False)
+    assert {"alcohol", "proline"} <= set(df.columns) and df["item"].str.startswith("alcohol: ").all()
+    df["label"] = [str(pool["cultivar"][int(i.split("line ")[1]) - 2]) for i in df["id"]]
+    df.to_csv(csv, index=False)
+    fit_run(FitConfig(**base, out=str(tmp_path / "run2"), add_labels=str(csv), progress=False))
+    first, again = open_run(tmp_path / "run"), open_run(tmp_path / "run2")
+    assert np.array_equal(again.splits.test, first.splits.test)
+    assert len(again.splits.train) == len(first.splits.train) + 5
+    added = again.data.items[-5:]
+    assert all(isinstance(r, dict) and isinstance(r["alcohol"], float) for r in added)

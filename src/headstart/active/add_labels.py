@@ -75,6 +75,11 @@ def merge_added_labels(
             new_y.append(index[label])
             new_ids.append(f"{Path(extra_source).name}:line {r}")
     n0 = len(data.y)
+    if new_items and data.modality == "tabular":  # rebuild the rows from the feature columns query wrote
+        from headstart.data.tabular import typed_rows
+
+        fresh = df[[str(i) not in pos for i in df["id"]]]
+        new_items = typed_rows(fresh, data.table, where=extra_source)
     if new_items:
         assert isinstance(data.items, list)
         data = replace(

@@ -77,5 +77,20 @@ def query_run(
             "label": "",
         }
     )
+    if ri.modality == "tabular":  # the feature values a labeler reads, and what --add-labels reads back
+        rows = _with_feature_columns(rows, [items[i] for i in idx], pool)
     atomic_write_text(out, rows.to_csv(index=False))
     return {"out": str(out), "n_pool": len(keep), "n": len(idx), "method": method, "rows": rows}
+
+
+def _with_feature_columns(rows: pd.DataFrame, picked: list[dict[str, Any]], pool: str) -> pd.DataFrame:
+    from headstart.data.tabular import serialize_row
+
+    features = pd.DataFrame(picked)
+    clash = [c for c in features.columns if c in rows.columns]
+    if clash:
+        raise HeadstartError(
+            f"{pool}: feature column {clash[0]!r} has the name of a to_label.csv column; rename it in the data"
+        )
+    rows = rows.assign(item=[serialize_row(r) for r in picked])
+    return pd.concat([rows.reset_index(drop=True), features.reset_index(drop=True)], axis=1)

@@ -286,6 +286,20 @@ def prediction_rows(df: pd.DataFrame, table: dict[str, Any], *, where: str) -> l
     return rows_from_columns(converted, range(len(df)))
 
 
+def typed_rows(df: pd.DataFrame, table: dict[str, Any], *, where: str) -> list[dict[str, Any]]:
+    """Rows whose columns already carry the typed names of ``table`` (date parts as ``COL_year`` ...), as
+    ``headstart query`` writes them: each value converted to its column's kind."""
+    kinds: dict[str, str] = table.get("columns", {})
+    missing = [name for name in kinds if name not in df.columns]
+    if missing:
+        raise HeadstartError(
+            f"{where}: no column {missing[0]!r}, which the model was trained on; a table run's to_label.csv "
+            "from `headstart query` carries every feature column: keep them"
+        )
+    converted = {name: [_convert(kind, v) for v in df[name].tolist()] for name, kind in kinds.items()}
+    return rows_from_columns(converted, range(len(df)))
+
+
 def table_summary(data: LabeledData, splits: Any) -> dict[str, Any]:
     """metrics.json ``data`` for a table or a regression target (the schema ``predict`` needs included)."""
     labeled = np.concatenate([splits.train, splits.val])
