@@ -115,3 +115,22 @@ def test_non_exportable_kind_is_a_clear_error(tmp_path: Path) -> None:
         export_model(Mystery(), tmp_path, sample_items=texts, classes=["neg", "pos"])
     with pytest.raises(HeadstartError, match="format"):
         export_run(tmp_path, fmt="tflite")
+
+
+def test_fewshot_text_exports_when_it_ships_the_probe_alone(digits_run: Path, tmp_path: Path) -> None:
+    """`--strategy auto` on text ships a fewshot-text model: the probe alone exports as a linear probe (same
+    ONNX probabilities as the probe), the blend is refused in one line that says what to do instead."""
+    from headstart.models import load_model
+    from headstart.strategies.fewshot_text import FewshotTextModel
+
+    probe = load_model(digits_run / "model")
+    data = load_data("builtin:digits")
+    sample = list(data.items[:16]) if not isinstance(data.items, np.ndarray) else data.items[:16]
+    export_model(FewshotTextModel("probe", probe, None), tmp_path / "probe", sample_items=sample,
+                 classes=data.classes)  # fmt: skip
+    assert (tmp_path / "probe" / "model.onnx").exists()
+    texts = ["good film", "great fun", "bad film", "awful bore"] * 3
+    tfidf = TfidfLogReg.fit(texts, np.array([1, 1, 0, 0] * 3), 2)
+    with pytest.raises(HeadstartError, match="refit with --strategy linear-probe for an ONNX model"):
+        export_model(FewshotTextModel("blend", probe, tfidf), tmp_path / "blend", sample_items=sample,
+                     classes=data.classes)  # fmt: skip

@@ -182,6 +182,18 @@ def _plan_pixel_logreg(model: Any) -> ExportPlan:
     )
 
 
+@register_exporter("fewshot-text")
+def _plan_fewshot_text(model: Any) -> ExportPlan:
+    """`--strategy auto` on text: exportable when cross-validation shipped the probe alone."""
+    if model.chosen == "probe" and model.probe is not None:
+        return _plan_linear_probe(model.probe)
+    what = "the blend of the probe and TF-IDF" if model.chosen == "blend" else "TF-IDF + logistic regression"
+    raise HeadstartError(
+        f"this fewshot-text model ships {what}, and ONNX cannot hold TF-IDF's tokenizer here (no skl2onnx); serve "
+        "it with `headstart predict RUN_DIR NEW.csv`, or refit with --strategy linear-probe for an ONNX model"
+    )
+
+
 def _plan_for(model: Any) -> ExportPlan:
     kind = str(getattr(model, "kind", type(model).__name__))
     if kind in NOT_EXPORTABLE:
