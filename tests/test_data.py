@@ -473,3 +473,22 @@ def test_validate_summary_imbalance_and_warnings() -> None:
     assert json.dumps(s.to_dict())
     skewed = from_arrays([f"t{i}" for i in range(44)], ["a"] * 40 + ["b"] * 4)
     assert any("imbalanced" in w for w in summarize(skewed).warnings)
+
+
+def test_semicolon_csv_and_gzipped_csv_read_like_the_plain_csv(tmp_path: Path) -> None:
+    """A spreadsheet's ';'-separated export and a .csv.gz give the plain CSV's items, labels and line ids
+    (the .gz used to end in a UnicodeDecodeError traceback; the ';' file in 'cannot parse')."""
+    import gzip
+
+    frame = pd.DataFrame(
+        {"review": ["a fine, warm film", "dull\nand long", "great fun", "a bore"] * 3, "label": ["p", "n"] * 6}
+    )
+    frame.to_csv(tmp_path / "plain.csv", index=False)
+    frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    (tmp_path / "plain.csv.gz").write_bytes(gzip.compress((tmp_path / "plain.csv").read_bytes()))
+    plain = load_data(str(tmp_path / "plain.csv"), text_column="review")
+    for name in ("semi.csv", "plain.csv.gz"):
+        other = load_data(str(tmp_path / name), text_column="review")
+        assert other.items == plain.items and list(other.y) == list(plain.y), name
+        assert [i.split(":", 1)[1] for i in other.ids] == [i.split(":", 1)[1] for i in plain.ids], name
+    assert plain.ids[2] == f"{tmp_path / 'plain.csv'}:line 5"  # review 2 spans lines 3-4

@@ -45,6 +45,12 @@ def read_utf8(path: Path, display: str) -> str:
         ) from None
 
 
+def _csv_separator(text: str) -> str:
+    """``;`` when the header row has semicolons and no comma (spreadsheets in many locales save so), else ``,``."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    return ";" if ";" in header and "," not in header else ","
+
+
 def _refuse_duplicate_header(header: list[str], display: str) -> None:
     seen: set[str] = set()
     for name in (h.strip() for h in header):
@@ -70,14 +76,14 @@ def _read_table(path: Path, display: str, ext: str) -> tuple[pd.DataFrame, list[
         text = read_utf8(path, display)
         if not text.strip():
             raise HeadstartError(f"{display}: file is empty; add a header row and labeled rows")
-        sep = "," if ext == ".csv" else "\t"
+        sep = _csv_separator(text) if ext == ".csv" else "\t"
         _refuse_duplicate_header(next(csv.reader(io.StringIO(text), delimiter=sep), []), display)
         try:
             df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
         except (pd.errors.ParserError, ValueError) as exc:
             msg = " ".join(str(exc).split())
             raise HeadstartError(f"{display}: cannot parse as {ext[1:].upper()} ({msg}); fix that line") from None
-        lines = csv_record_lines(path, sep)  # physical lines: a quoted field may span several
+        lines = csv_record_lines(text, sep)  # physical lines: a quoted field may span several
         if len(lines) != len(df):
             lines = [i + 2 for i in range(len(df))]
         return df, [f"{display}:line {ln}" for ln in lines]
