@@ -173,6 +173,19 @@ def test_image_folder_loads_mixed_formats(tmp_path: Path) -> None:
     assert all(Path(p).is_absolute() and Path(p).is_file() for p in d.items)
     assert any(i.endswith("cat/sub/c.bmp") for i in d.ids)
     assert read_image(d.items[0]).mode == "L" and read_image(d.items[1]).mode == "RGB"
+    assert d.warnings == [
+        f"{tmp_path / 'pets'}: 1 files in the class folders are not .png/.jpg/.jpeg/.bmp/.webp/.gif/.tif/.tiff "
+        "images and were ignored (e.g. dog/notes.txt); convert them to use them"
+    ]
+
+
+def test_webp_gif_and_tiff_images_are_read(tmp_path: Path) -> None:
+    root = tmp_path / "pets"
+    for cls, ext in (("cat", "webp"), ("cat", "gif"), ("dog", "tif"), ("dog", "TIFF")):
+        _png(root / cls / f"x.{ext}", mode="RGB")
+    d = load_data(str(root))
+    assert d.class_counts() == {"cat": 2, "dog": 2} and not d.warnings
+    assert all(read_image(p).size == (6, 5) for p in d.items)
 
 
 def test_corrupt_image_error_and_skip(tmp_path: Path) -> None:

@@ -34,9 +34,12 @@ def _load_image_folder(root: Path, display: str, bad: _BadItems) -> LabeledData:
     items: list[str] = []
     ids: list[str] = []
     labels: list[str] = []
+    ignored: list[str] = []
     classes = [d.name for d in subdirs]
     for d in subdirs:
-        files = sorted(p for p in d.rglob("*") if p.is_file() and is_image_path(p.name) and not _hidden(p, root))
+        present = sorted(p for p in d.rglob("*") if p.is_file() and not _hidden(p, root))
+        files = [p for p in present if is_image_path(p.name)]
+        ignored += [p.relative_to(root).as_posix() for p in present if not is_image_path(p.name)]
         for p in files:
             shown = f"{display.rstrip('/')}/{p.relative_to(root).as_posix()}"
             try:
@@ -51,7 +54,7 @@ def _load_image_folder(root: Path, display: str, bad: _BadItems) -> LabeledData:
         raise HeadstartError(
             f"{display}: no images ({exts}) found in its class subfolders; add images or check the path"
         )
-    return build_labeled(
+    data = build_labeled(
         items,
         labels,
         modality="image",
@@ -62,3 +65,9 @@ def _load_image_folder(root: Path, display: str, bad: _BadItems) -> LabeledData:
         classes=sorted(classes),
         label_source="one class per subfolder",
     )
+    if ignored:  # a .heic or .avif export would otherwise vanish without a word
+        data.warnings.append(
+            f"{display}: {len(ignored)} files in the class folders are not {'/'.join(IMAGE_EXTENSIONS)} images "
+            f"and were ignored (e.g. {ignored[0]}); convert them to use them"
+        )
+    return data

@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from headstart.errors import HeadstartError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")  # GIF: the first frame
 
 
 class ImageDecodeError(HeadstartError):

@@ -8,7 +8,6 @@ from typing import Any
 
 from headstart.errors import HeadstartError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 TABLE_READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
@@ -60,9 +59,11 @@ def _load(source: str, *, modality: str, text_column: str | None) -> tuple[list[
     if modality == "image":
         if path.is_file():
             return [str(path)], [str(path)], None
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        from headstart.data.images import IMAGE_EXTENSIONS, is_image_path
+
+        files = sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p.name))
         if not files:
-            raise HeadstartError(f"{source}: no .png/.jpg/.jpeg/.bmp images found in this folder")
+            raise HeadstartError(f"{source}: no {'/'.join(IMAGE_EXTENSIONS)} images found in this folder")
         from headstart.data.images import read_image
 
         for f in files:
