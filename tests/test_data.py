@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -491,8 +492,6 @@ def test_validate_summary_imbalance_and_warnings() -> None:
 def test_semicolon_csv_and_gzipped_csv_read_like_the_plain_csv(tmp_path: Path) -> None:
     """A spreadsheet's ';'-separated export and a .csv.gz give the plain CSV's items, labels and line ids
     (the .gz used to end in a UnicodeDecodeError traceback; the ';' file in 'cannot parse')."""
-    import gzip
-
     frame = pd.DataFrame(
         {"review": ["a fine, warm film", "dull\nand long", "great fun", "a bore"] * 3, "label": ["p", "n"] * 6}
     )
@@ -505,3 +504,17 @@ def test_semicolon_csv_and_gzipped_csv_read_like_the_plain_csv(tmp_path: Path) -
         assert other.items == plain.items and list(other.y) == list(plain.y), name
         assert [i.split(":", 1)[1] for i in other.ids] == [i.split(":", 1)[1] for i in plain.ids], name
     assert plain.ids[2] == f"{tmp_path / 'plain.csv'}:line 5"  # review 2 spans lines 3-4
+
+
+def test_predict_reads_semicolon_and_gzipped_csvs_like_fit(tmp_path: Path) -> None:
+    from headstart.data.unlabeled import load_unlabeled
+
+    frame = pd.DataFrame({"text": ["a fine, warm film", "dull\nand long", "great fun"], "n": [1, 2, 3]})
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    (tmp_path / "new.csv.gz").write_bytes(gzip.compress((tmp_path / "new.csv").read_bytes()))
+    plain_ids, plain = load_unlabeled(str(tmp_path / "new.csv"), modality="text")
+    assert plain_ids == ["new.csv:line 2", "new.csv:line 3", "new.csv:line 5"]
+    for name in ("semi.csv", "new.csv.gz"):
+        ids, texts = load_unlabeled(str(tmp_path / name), modality="text")
+        assert texts == plain and [i.split(":", 1)[1] for i in ids] == ["line 2", "line 3", "line 5"], name

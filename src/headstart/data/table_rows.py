@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from headstart.data.tabular import prediction_rows
-from headstart.data.unlabeled import TABLE_READERS, _line_ids, _read_table
+from headstart.data.unlabeled import TABLE_READERS, _line_ids, _read_table, _suffix
 from headstart.errors import HeadstartError
 
 
@@ -18,7 +18,7 @@ def load_prediction_table(source: str, table: dict[str, Any]) -> tuple[list[str]
         data = load_data(source)
         return list(data.ids), list(data.items), None
     path = Path(source)
-    if not path.is_file() or path.suffix.lower() not in TABLE_READERS:
+    if not path.is_file() or _suffix(path) not in TABLE_READERS:
         raise HeadstartError(f"{source}: give a .csv, .tsv, .jsonl or .parquet file of rows to predict")
-    df = _read_table(path)
-    return _line_ids(path, len(df)), prediction_rows(df, table, where=source), df
+    df, text, sep = _read_table(path)
+    return _line_ids(path, len(df), text, sep), prediction_rows(df, table, where=source), df

@@ -11,18 +11,31 @@ from headstart.errors import HeadstartError
 TABLE_READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
-def _read_table(path: Path) -> Any:
+def _suffix(path: Path) -> str:
+    """``.csv`` for ``x.csv`` and ``x.csv.gz``."""
+    name = path.name.lower()
+    return Path(name[:-3]).suffix if name.endswith(".gz") else path.suffix.lower()
+
+
+def _read_table(path: Path) -> tuple[Any, str | None, str]:
+    """(DataFrame, the decoded text of a CSV/TSV or None, its separator)."""
     import pandas as pd
 
-    kind = TABLE_READERS[path.suffix.lower()]
+    kind = TABLE_READERS[_suffix(path)]
     try:
-        if kind == "csv":
-            return pd.read_csv(path, encoding="utf-8", keep_default_na=False)
-        if kind == "tsv":
-            return pd.read_csv(path, sep="\t", encoding="utf-8", keep_default_na=False)
+        if kind in ("csv", "tsv"):  # the reader `fit` uses: .gz, a BOM, ';' separators
+            import io
+
+            from headstart.data.table_files import _csv_separator, read_utf8
+
+            text = read_utf8(path, str(path))
+            sep = _csv_separator(text) if kind == "csv" else "\t"
+            return pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False), text, sep
         if kind == "jsonl":
-            return pd.read_json(path, lines=True, encoding="utf-8")
-        return pd.read_parquet(path)
+            return pd.read_json(path, lines=True, encoding="utf-8"), None, ""
+        return pd.read_parquet(path), None, ""
+    except HeadstartError:
+        raise
     except UnicodeDecodeError as e:
         raise HeadstartError(f"{path}: not UTF-8 (byte {e.start}); re-save the file as UTF-8") from None
     except Exception as e:  # pandas/pyarrow parse errors
@@ -35,11 +48,11 @@ def load_unlabeled(source: str, *, modality: str, text_column: str | None = None
     return (ids, items, table) if with_table else (ids, items)
 
 
-def _line_ids(path: Path, n: int) -> list[str]:
+def _line_ids(path: Path, n: int, text: str | None = None, sep: str = ",") -> list[str]:
     from headstart.data.locate import csv_record_lines
 
-    if path.suffix.lower() in (".csv", ".tsv"):
-        lines = csv_record_lines(path, "\t" if path.suffix.lower() == ".tsv" else ",")
+    if _suffix(path) in (".csv", ".tsv") and text is not None:
+        lines = csv_record_lines(text, sep)
         if len(lines) == n:
             return [f"{path.name}:line {ln}" for ln in lines]
     if path.suffix.lower() in (".jsonl", ".json"):
@@ -69,16 +82,16 @@ def _load(source: str, *, modality: str, text_column: str | None) -> tuple[list[
         for f in files:
             read_image(str(f))  # names the file if it is unreadable
         return [str(f) for f in files], [str(f) for f in files], None
-    if path.suffix.lower() not in TABLE_READERS:
+    if _suffix(path) not in TABLE_READERS:
         raise HeadstartError(f"{source}: unsupported file type; give a .csv, .tsv, .jsonl or .parquet file")
-    df = _read_table(path)
+    df, text, sep = _read_table(path)
     col = text_column or "text"
     if col not in df.columns:
         raise HeadstartError(
             f"{source}: no column {col!r}; available: {', '.join(map(str, df.columns))} (pass --text-column)"
         )
     texts = df[col].astype(str).tolist()
-    ids = _line_ids(path, len(texts))
+    ids = _line_ids(path, len(texts), text, sep)
     for i, t in enumerate(texts):
         if not t.strip():
             raise HeadstartError(f"{source}: {ids[i].split(':', 1)[1]} has an empty {col!r}; fill it or drop the row")
