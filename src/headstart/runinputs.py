@@ -110,7 +110,7 @@ def embed_items(ri: RunInputs, items: Any) -> np.ndarray:
     from headstart.features import extract
 
     if ri.modality == "tabular":  # the run's text backbone reads rows the way the rows-as-text arm does
-        from headstart.strategies.row_text import row_texts
+        from headstart.data.tabular import row_texts
 
         items = row_texts(items)
     encoder = load_backbone(str(ri.config["backbone"]), image_size=ri.config.get("image_size"))

@@ -84,7 +84,7 @@ def query_run(
 
 
 def _with_feature_columns(rows: pd.DataFrame, picked: list[dict[str, Any]], pool: str) -> pd.DataFrame:
-    from headstart.data.tabular import serialize_row
+    from headstart.data.tabular import row_texts
 
     features = pd.DataFrame(picked)
     clash = [c for c in features.columns if c in rows.columns]
@@ -92,5 +92,5 @@ def _with_feature_columns(rows: pd.DataFrame, picked: list[dict[str, Any]], pool
         raise HeadstartError(
             f"{pool}: feature column {clash[0]!r} has the name of a to_label.csv column; rename it in the data"
         )
-    rows = rows.assign(item=[serialize_row(r) for r in picked])
+    rows = rows.assign(item=row_texts(picked))
     return pd.concat([rows.reset_index(drop=True), features.reset_index(drop=True)], axis=1)

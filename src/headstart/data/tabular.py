@@ -286,6 +286,11 @@ def prediction_rows(df: pd.DataFrame, table: dict[str, Any], *, where: str) -> l
     return rows_from_columns(converted, range(len(df)))
 
 
+def row_texts(items: Any) -> list[str]:
+    """The text a backbone reads for each row (the rows-as-text arm, ranking, monitoring)."""
+    return [serialize_row(r) for r in as_rows(items)]
+
+
 def typed_rows(df: pd.DataFrame, table: dict[str, Any], *, where: str) -> list[dict[str, Any]]:
     """Rows whose columns already carry the typed names of ``table`` (date parts as ``COL_year`` ...), as
     ``headstart query`` writes them: each value converted to its column's kind."""

@@ -160,9 +160,9 @@ def rankable(data: LabeledData) -> LabeledData:
         return data
     from dataclasses import replace
 
-    from headstart.data.tabular import as_rows, serialize_row
+    from headstart.data.tabular import row_texts
 
-    return replace(data, items=[serialize_row(r) for r in as_rows(data.items)], modality="text")
+    return replace(data, items=row_texts(data.items), modality="text")
 
 
 def rank_data(

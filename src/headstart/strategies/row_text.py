@@ -12,13 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from headstart.artifacts import FittedModel, model_class, read_meta, register_kind, write_meta
-from headstart.data.tabular import as_rows, serialize_row
+from headstart.data.tabular import row_texts
 from headstart.strategies.base import StrategyFn, TransferTask, get_strategy
-
-
-def row_texts(items: Any) -> list[str]:
-    """The text a backbone reads for each row."""
-    return [serialize_row(r) for r in as_rows(items)]
 
 
 @register_kind
