@@ -120,6 +120,13 @@ def render_model_card(config: dict[str, Any], metrics: dict[str, Any], data_prov
     else:
         title = f"{t['strategy']} transfer from {lin['name']}"
         compared = f"\nThe from-scratch model it was compared with: {b['name']}, {_pct(b['accuracy'])} test accuracy.\n"
+    cascade = ""
+    if "transfer_calibrate_int8" in metrics.get("timing", {}):
+        cascade = (
+            "\n`headstart predict` on a CPU without bf16 matrix units embeds 1024 or more texts in int8 first and\n"
+            "again in fp32 near the decision boundary (the precision cascade, measured to keep the fp32 labels);\n"
+            "`headstart --backend onnx-fp32 predict ...` runs all in fp32. The evaluation above is fp32.\n"
+        )
     refs = metrics.get("references", {})
     if "majority" in refs:
         compared += f"Majority-class reference on the same test items: {_pct(refs['majority']['accuracy'])}.\n"
@@ -168,7 +175,7 @@ Paired bootstrap (n={v["n_boot"]}) of the accuracy difference: {100 * v["delta"]
 
 Classifying {modality} inputs into the classes above, for data resembling the training source. Check the
 verdict before use: a `negative-transfer` verdict means the pretrained backbone hurt on this data.
-
+{cascade}
 ## Limitations and warnings
 
 {warn}

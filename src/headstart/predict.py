@@ -14,6 +14,7 @@ from headstart.errors import HeadstartError
 from headstart.integrity import require_listed
 from headstart.models import load_model
 from headstart.rundir import load_run
+from headstart.strategies.precision_cascade import describe, enable
 
 SIDE_FOLDERS = {"transfer": "model", "baseline": "baseline", "stack": "stack"}
 
@@ -49,9 +50,12 @@ def predict_run(
 ) -> pd.DataFrame:
     """Labels for new data from the model a run shipped (or ``side``), one row per input item.
 
-    ``keep_columns`` carries input columns through (tables only; ``["*"]`` keeps every column).
+    ``keep_columns`` carries input columns through (tables only; ``["*"]`` keeps every column). A text probe
+    predicts through the precision cascade where it applies (:mod:`headstart.strategies.precision_cascade`);
+    ``df.attrs["precision"]`` then says how many texts went back to fp32.
     """
     model, config, metrics = load_shipped(run_dir, side)
+    cascaded = enable(model)  # text probes: int8 first, fp32 near the boundary (where auto runs ORT fp32)
     modality = metrics["data"]["modality"]
     classes = np.array(metrics["data"]["classes"])
     if modality == "tabular":
@@ -75,7 +79,11 @@ def predict_run(
         df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
         for j, c in enumerate(classes):
             df[f"p_{c}"] = proba[:, j]
-    return _keep(df, table, source, keep_columns)
+    df = _keep(df, table, source, keep_columns)
+    note = describe(cascaded)
+    if note:
+        df.attrs["precision"] = note
+    return df
 
 
 def _keep(df: pd.DataFrame, table: Any, source: str, keep_columns: list[str] | None) -> pd.DataFrame:

@@ -343,6 +343,8 @@ def predict(
     except OSError as e:
         raise HeadstartError(f"--out {out}: cannot write ({e.strerror}); choose a writable path") from None
     console.print(f"wrote {len(df)} predictions to {out}")
+    if df.attrs.get("precision"):
+        console.print(df.attrs["precision"], highlight=False)
 
 
 DEMO_TASKS = (

@@ -40,7 +40,7 @@ from headstart.artifacts import model_class, read_meta, register_kind, write_met
 from headstart.backbones import probe_view
 from headstart.errors import HeadstartError
 from headstart.strategies.base import TransferTask, register_strategy
-from headstart.strategies.linear_head import cv_folds
+from headstart.strategies.linear_head import cv_folds, softmax
 from headstart.strategies.linear_probe import LinearProbeModel, fit_linear_probe
 
 EPS = 1e-6
@@ -61,10 +61,7 @@ def centred_logp(p: np.ndarray) -> np.ndarray:
 
 def blend(p_probe: np.ndarray, p_tfidf: np.ndarray) -> np.ndarray:
     """Softmax of the summed centred log-probabilities (product of the two models' probabilities)."""
-    z = centred_logp(p_probe) + centred_logp(p_tfidf)
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return softmax(centred_logp(p_probe) + centred_logp(p_tfidf))
 
 
 def _expand(p: np.ndarray, present: np.ndarray, n_classes: int) -> np.ndarray:
@@ -135,7 +132,12 @@ class FewshotTextModel:
 
 def _predict_blend(m: FewshotTextModel, items: Sequence[Any]) -> np.ndarray:
     assert m.probe is not None and m.tfidf is not None
-    return blend(m.probe.predict_proba(items), m.tfidf.predict_proba(items))
+    words = centred_logp(m.tfidf.predict_proba(items))
+
+    def summed(logits: np.ndarray, idx: np.ndarray) -> np.ndarray:  # the blend's scores; int8 moves only the probe's
+        return centred_logp(softmax(logits)) + words[idx]
+
+    return softmax(m.probe.scores(items, summed))  # = blend(p_probe, p_tfidf), through the probe's precision cascade
 
 
 PREDICT: dict[str, Callable[[FewshotTextModel, Sequence[Any]], np.ndarray]] = {

@@ -30,6 +30,14 @@ DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 SELECTION = "cv-log-loss"  # how C is chosen; part of the head cache's key
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of scores ``[N, K]``, as float32 probabilities."""
+    z = np.array(z, dtype=np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 @dataclass
 class LinearHead:
     """``softmax(((x - mean) / scale) @ W.T + b)``; W ``[K, D]``, b ``[K]``, mean/scale ``[D]``."""
@@ -45,10 +53,7 @@ class LinearHead:
         return ((X - self.mean) / self.scale) @ self.W.T + self.b
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        z = self.logits(np.asarray(X, dtype=np.float64))
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(self.logits(np.asarray(X, dtype=np.float64)))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {

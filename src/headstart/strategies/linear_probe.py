@@ -1,4 +1,7 @@
-"""Feature extraction: frozen backbone -> cached embeddings -> logistic-regression head (C chosen by CV)."""
+"""Feature extraction: frozen backbone -> cached embeddings -> logistic-regression head (C chosen by CV).
+
+Text probes fitted where ``auto`` runs ONNX Runtime fp32 also store the int8 error of their labeled items, so
+that prediction can run the precision cascade (:mod:`headstart.strategies.precision_cascade`)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,15 @@ from headstart.io import atomic_write_npz
 from headstart.strategies.base import TransferTask, register_strategy
 from headstart.strategies.frozen import FrozenBackbone
 from headstart.strategies.head_cache import cached_linear_head
-from headstart.strategies.linear_head import LinearHead
+from headstart.strategies.linear_head import LinearHead, softmax
+from headstart.strategies.precision_cascade import (
+    CascadeResult,
+    Score,
+    calibrate,
+    cascade_available,
+    cascade_scores,
+    errors_from_meta,
+)
 
 
 @register_kind
@@ -33,12 +44,16 @@ class LinearProbeModel(FrozenBackbone):
         image_size: int | None = None,
         weights_sha256: str | None = None,
         progress: bool = False,
+        cascade_errors: np.ndarray | None = None,
     ) -> None:
         self.backbone = backbone
         self.head = head
         self.image_size = image_size
         self.weights_sha256 = weights_sha256
         self.progress = progress
+        self.cascade_errors = cascade_errors  # int8 logit errors of labeled items (precision cascade)
+        self.cascade = False  # predict through the cascade (headstart predict turns it on; fit scores in fp32)
+        self.last_cascade: CascadeResult | None = None  # what the last prediction re-embedded in fp32
         self._encoder: Any = None
 
     @property
@@ -49,8 +64,25 @@ class LinearProbeModel(FrozenBackbone):
     def val_accuracy(self) -> float:
         return self.head.cv_accuracy
 
+    def logits(self, emb: np.ndarray) -> np.ndarray:
+        return self.head.logits(np.asarray(emb, dtype=np.float64))
+
+    def scores(self, items: Sequence[Any], score: Score | None = None) -> np.ndarray:
+        """Decision scores of ``items``: the head's logits, or ``score`` of them; through the precision
+        cascade where it is on (:func:`~headstart.strategies.precision_cascade.enable`) and applies."""
+        self.last_cascade = None
+        if self.cascade and self.cascade_errors is not None and cascade_available(self.feature_encoder(), len(items)):
+            got = cascade_scores(
+                self.feature_encoder(), self.logits, items, self.cascade_errors, score=score, progress=self.progress
+            )
+            if got is not None:
+                self.last_cascade = got
+                return got.scores
+        z = self.logits(self.embed(items))
+        return z if score is None else score(z, np.arange(len(z)))
+
     def predict_proba(self, items: Sequence[Any]) -> np.ndarray:
-        return self.head.predict_proba(self.embed(items))
+        return softmax(self.scores(items))
 
     def save(self, folder: Path) -> None:
         write_meta(
@@ -61,6 +93,7 @@ class LinearProbeModel(FrozenBackbone):
             weights_sha256=self.weights_sha256,
             C=self.head.C,
             cv_accuracy=self.head.cv_accuracy,
+            cascade_errors=None if self.cascade_errors is None else [float(e) for e in self.cascade_errors],
         )
         atomic_write_npz(folder / "head.npz", **self.head.arrays())
 
@@ -68,7 +101,14 @@ class LinearProbeModel(FrozenBackbone):
     def load(cls, folder: Path) -> LinearProbeModel:
         meta = read_meta(folder)
         head = LinearHead.read(folder / "head.npz")
-        return cls(meta["backbone"], head, image_size=meta.get("image_size"), weights_sha256=meta.get("weights_sha256"))
+        errors = errors_from_meta(meta.get("cascade_errors"), folder / "meta.json")
+        return cls(
+            meta["backbone"],
+            head,
+            image_size=meta.get("image_size"),
+            weights_sha256=meta.get("weights_sha256"),
+            cascade_errors=errors,
+        )
 
 
 @register_strategy("linear-probe", "frozen backbone, cached embeddings, logistic-regression head (C by CV)")
@@ -99,4 +139,8 @@ def fit_linear_probe(task: TransferTask) -> Any:
         task.backbone, head, image_size=task.image_size, weights_sha256=encoder.weights_sha256, progress=task.progress
     )
     model._encoder = encoder
+    if task.modality == "text" and cascade_available(encoder):
+        t2 = time.perf_counter()
+        model.cascade_errors = calibrate(encoder, model.logits, items, emb)
+        task.timings["calibrate_int8"] = time.perf_counter() - t2
     return model
