@@ -3,6 +3,7 @@ labels, bad label columns, weighting/gradient options, and a save/load round tri
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -165,8 +166,6 @@ def test_fashion_coarse_mapping_covers_every_class() -> None:
 def test_cli_fit_predict_report_and_onnx_export(compas_csv: Path, tmp_path: Path) -> None:
     """`headstart fit` with two --label-column flags, `predict` (one column per task), the report's per-task
     section, and an ONNX export with one output per task at parity with torch."""
-    import json
-
     from typer.testing import CliRunner
 
     from headstart.cli import app
@@ -196,3 +195,59 @@ def test_cli_fit_predict_report_and_onnx_export(compas_csv: Path, tmp_path: Path
     assert rep["tasks"] == ["recid", "violent"] and rep["parity"]["ok"]
     contract = json.loads((out / "export" / "preprocessing.json").read_text())
     assert [o["name"] for o in contract["outputs"]] == ["probabilities_recid", "probabilities_violent"]
+
+
+@pytest.mark.slow
+def test_per_task_shipping_follows_validation_and_predict_uses_it(tmp_path: Path) -> None:
+    """A task where the from-scratch model is at least as good on validation ships from scratch: `predict`
+    gives that model's labels for it and the multitask model's for the others; `--ship transfer` forces the
+    shared heads everywhere; an edited from-scratch model is refused."""
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+    from headstart.data import load_data
+    from headstart.models import load_model
+
+    rt = load_data("builtin:rotten-tomatoes")
+    idx = np.random.default_rng(0).permutation(len(rt.items))[:500]
+    texts = [rt.items[i] for i in idx]
+    csv = tmp_path / "items.csv"
+    pd.DataFrame(
+        {
+            "review": texts,
+            "sentiment": [rt.classes[rt.y[i]] for i in idx],
+            "long": ["long" if len(t) > 110 else "short" for t in texts],  # words and length: TF-IDF's ground
+        }
+    ).to_csv(csv, index=False)
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"review": [rt.items[i] for i in range(40)]}).to_csv(new, index=False)
+    runner = CliRunner()
+    base = ["fit", str(csv), "--text-column", "review", "--label-column", "sentiment", "--label-column", "long"]
+    runs = {}
+    for ship in ("baseline", "transfer"):
+        out = tmp_path / ship
+        res = runner.invoke(app, [*base, "--ship", ship, "--out", str(out), "--quiet"])
+        assert res.exit_code == 0, res.output
+        assert "shipped per task" in res.output
+        runs[ship] = out
+    metrics = json.loads((runs["baseline"] / "metrics.json").read_text())
+    assert metrics["shipped"]["per_task"] == {"sentiment": "scratch", "long": "scratch"}
+    assert "from-scratch model ships" in metrics["shipped"]["reason"]
+    assert json.loads((runs["transfer"] / "metrics.json").read_text())["shipped"]["per_task"] == {
+        "sentiment": "multitask",
+        "long": "multitask",
+    }
+    assert not (runs["transfer"] / "baseline").exists()
+    preds = {}
+    for ship, out in runs.items():
+        res = runner.invoke(app, ["predict", str(out), str(new), "--out", str(tmp_path / f"{ship}.csv")])
+        assert res.exit_code == 0, res.output
+        preds[ship] = pd.read_csv(tmp_path / f"{ship}.csv")
+    words = load_model(runs["baseline"] / "baseline" / "long")
+    expected = np.array(["long", "short"])[words.predict_proba(list(pd.read_csv(new).review)).argmax(1)]
+    assert (preds["baseline"]["long_prediction"].to_numpy() == expected).all()
+    assert (preds["baseline"]["prediction"] == preds["baseline"]["sentiment_prediction"]).all()
+    meta = runs["baseline"] / "baseline" / "long" / "meta.json"
+    meta.write_text(meta.read_text().replace('"kind"', '"kind" ', 1))  # any edit changes its sha256
+    res = runner.invoke(app, ["predict", str(runs["baseline"]), str(new), "--out", str(tmp_path / "x.csv")])
+    assert res.exit_code != 0 and "baseline/long/meta.json" in res.output, res.output

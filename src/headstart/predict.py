@@ -71,9 +71,12 @@ def predict_run(
 
         df = predict_frame(model, ids, items)
     elif hasattr(model, "predict_tasks"):  # a multitask run: one prediction column per task
-        from headstart.multitask.run import predict_tasks_frame
+        from headstart.multitask.run import predict_tasks_frame, scratch_folder
 
-        df = predict_tasks_frame(model, ids, items)
+        scratch = [n for n, s in metrics.get("shipped", {}).get("per_task", {}).items() if s == "scratch"]
+        if scratch:
+            require_listed(run_dir, "baseline")
+        df = predict_tasks_frame(model, ids, items, {n: load_model(Path(run_dir) / scratch_folder(n)) for n in scratch})
     else:
         proba = model.predict_proba(items)
         df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})

@@ -48,6 +48,10 @@ def print_multitask(result: Any) -> None:
         "trainable parameters)",
         highlight=False,
     )
+    per_task = result.metrics.get("shipped", {}).get("per_task", {})
+    if per_task:
+        ships = ", ".join(f"{n} {'from scratch' if s == 'scratch' else 'multitask'}" for n, s in per_task.items())
+        console.print(f"shipped per task (validation scores): {escape(ships)}", highlight=False)
     console.print(f"run directory: {result.out}")
 
 
@@ -76,4 +80,12 @@ def export_multitask_if_multitask(run_dir: Path, quantize: str | None, say: Call
             highlight=False,
         )
     console.print(f"wrote {Path(run_dir) / 'export'} (model.onnx, preprocessing.json, export.json)")
+    scratch = [n for n, s in metrics.get("shipped", {}).get("per_task", {}).items() if s == "scratch"]
+    if scratch:
+        console.print(
+            f"[yellow]warning:[/] the run ships the from-scratch model for {escape(', '.join(scratch))}; the "
+            "ONNX graph holds the multitask heads, which validation ranked no better: for those tasks use "
+            "`headstart predict` (without --onnx)",
+            highlight=False,
+        )
     return True

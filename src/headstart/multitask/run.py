@@ -133,6 +133,10 @@ def assemble(cfg: FitConfig, r: MultitaskResult) -> dict[str, Any]:
     reason = f"one model for every task; sharing verdicts: {', '.join(f'{n} {lab}' for n, lab in labels.items())}" + (
         f"; for {', '.join(hurt)} use the single-task model (sharing hurts it)" if hurt else ""
     )
+    per_task, why = ship_per_task(cfg, r)
+    scratch = [n for n, side in per_task.items() if side == "scratch"]
+    if scratch:
+        reason += "; " + "; ".join(f"for {n} the from-scratch model ships ({why[n]})" for n in scratch)
     return {
         "kind": "multitask",
         "transfer": _side(r, "multitask", {"strategy": cfg.strategy, "backbone": r.multitask.model.backbone}),
@@ -143,12 +147,34 @@ def assemble(cfg: FitConfig, r: MultitaskResult) -> dict[str, Any]:
         "verdict": verdict,
         "sharing_verdict": sharing,
         "multitask": r.to_metrics(),
-        "shipped": {"side": "transfer", "reason": reason},
+        "shipped": {"side": "transfer", "reason": reason, "per_task": per_task},
         "data": data_summary(r.data.data, r.splits),
         "cache": {"extractions": [], "hits": 0, "computed": 0},
         "notes": {},
         "warnings": [*data_warnings(r.data.data, r.splits), *r.warnings, *transfer.get("warnings", [])],
     }
+
+
+def ship_per_task(cfg: FitConfig, r: MultitaskResult) -> tuple[dict[str, str], dict[str, str]]:
+    """Per task, ``"multitask"`` or ``"scratch"`` and why: the single-task run's rule (``--ship``, else the
+    validation winner, ties to the simpler from-scratch model), on each task's validation scores only."""
+    from headstart.run_shipping import ship_rule
+
+    forced = cfg.ship if cfg.ship in ("transfer", "baseline") else "best"
+    sides: dict[str, str] = {}
+    why: dict[str, str] = {}
+    for n in r.data.names:
+        by = {a.name: a for a in r.arms if a.task == n}
+        side, reason = ship_rule(forced, by["multitask"].val_score, by["scratch"].val_score)
+        sides[n] = "scratch" if side == "baseline" else "multitask"
+        why[n] = reason.replace("transfer was", "multitask was")
+    return sides, why
+
+
+def scratch_folder(task: str) -> str:
+    """Where a multitask run keeps the from-scratch model it ships for ``task`` (``baseline/`` is in the
+    run's integrity manifest)."""
+    return f"baseline/{_safe_name(task)}"
 
 
 def write(work: Path, config_doc: dict[str, Any], metrics: dict[str, Any], r: MultitaskResult) -> None:
@@ -157,6 +183,9 @@ def write(work: Path, config_doc: dict[str, Any], metrics: dict[str, Any], r: Mu
     from headstart.report import write_report
 
     r.multitask.model.save(work / "model")
+    for n, side in metrics["shipped"].get("per_task", {}).items():
+        if side == "scratch":
+            r.scratch[n].save(work / scratch_folder(n))
     if r.multitask.model.strategy == PROBE:  # small: keep them, they are what a user would ship instead
         for n, f in r.single.items():
             f.model.save(work / "single" / _safe_name(n))
@@ -195,10 +224,13 @@ def write_predictions(path: Path, r: MultitaskResult) -> None:
     atomic_write_text(path, pd.DataFrame(cols).to_csv(index=False))
 
 
-def predict_tasks_frame(model: Any, ids: list[str], items: Any) -> pd.DataFrame:
+def predict_tasks_frame(model: Any, ids: list[str], items: Any, scratch: dict[str, Any] | None = None) -> pd.DataFrame:
     """``predict`` for a multitask run: one prediction + confidence column per task (primary task first, also
-    as ``prediction``/``confidence``), and ``p_<task>_<class>`` probabilities."""
+    as ``prediction``/``confidence``), and ``p_<task>_<class>`` probabilities. ``scratch``: the from-scratch
+    models the run ships for some tasks (they predict those tasks instead of the shared model)."""
     probs = model.predict_tasks(items)
+    for n, m in (scratch or {}).items():
+        probs[n] = m.predict_proba(items)
     df = pd.DataFrame({"id": ids})
     for j, (n, p) in enumerate(probs.items()):
         classes = np.array(model.tasks[n], dtype=object)
