@@ -138,3 +138,71 @@ def test_fit_source_reads_both_csvs_with_the_given_label_column(tmp_path: Path) 
     assert metrics["kind"] == "adaptation" and metrics["data"]["classes"] == ["0", "1", "2"]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["label_column"] == "cultivar"
+
+
+@pytest.mark.parametrize("method", ["per-domain", "coral", "sa", "kmm", "ot", "self-training", "prior-em"])
+def test_every_method_predicts_as_one_saved_linear_head(digits, method: str) -> None:  # type: ignore[no-untyped-def]
+    """Each embedding method's target-side prediction is affine + softmax, so the adapted model saves as a frozen
+    backbone + linear head (no pickled pipeline) that gives the study's own probabilities on its test items."""
+    from headstart.adapt.embedding import METHODS, fit_method, linear_head_of, predict_target
+    from headstart.adapt.run import embed_domains
+
+    source = load_data("builtin:mnist5k-8x8")
+    perm = np.random.default_rng(0).permutation(len(digits))
+    parts = {"s": list(source.items[:600]), "t": list(digits.items[perm[:300]])}
+    emb = embed_domains("mobilenetv2", 32, parts)
+    est, _ = fit_method(method, METHODS[method].default, emb["s"], source.y[:600], emb["t"])
+    head = linear_head_of(est, emb["t"], C=0.1, val_score=0.5)
+    assert head is not None
+    np.testing.assert_allclose(head.predict_proba(emb["t"]), predict_target(est, emb["t"]), atol=1e-4)
+
+
+def test_a_non_affine_pipeline_is_not_saved_as_a_head(digits) -> None:  # type: ignore[no-untyped-def]
+    """The check is real: a pipeline that squares its features is refused (None), not saved wrong."""
+    from headstart.adapt.embedding import linear_head_of
+
+    X = np.random.default_rng(0).normal(size=(200, 16))
+
+    class Squares:
+        def predict_proba(self, A: np.ndarray, sample_domain: np.ndarray) -> np.ndarray:
+            z = (A**2).sum(1) - 16.0
+            p = 1 / (1 + np.exp(-z))
+            return np.c_[1 - p, p]
+
+    assert linear_head_of(Squares(), X, C=0.1, val_score=0.5) is None
+
+
+def test_text_adaptation_run_ships_a_model_predict_uses(tmp_path: Path) -> None:
+    """`fit TARGET --source SOURCE --adapt ...` on review CSVs (short reviews -> long ones) saves what it
+    ships; `predict` on the target's test rows gives that arm's accuracy; an edited head is refused."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from headstart.cli import app
+
+    rt = load_data("builtin:rotten-tomatoes")
+    idx = np.random.default_rng(0).permutation(len(rt.items))[:900]
+    frame = pd.DataFrame({"review": [rt.items[i] for i in idx], "sentiment": [rt.classes[rt.y[i]] for i in idx]})
+    long = frame.review.str.len() > 110
+    frame[~long].to_csv(tmp_path / "short.csv", index=False)
+    frame[long].to_csv(tmp_path / "long.csv", index=False)
+    run = tmp_path / "run"
+    argv = ["fit", str(tmp_path / "long.csv"), "--source", str(tmp_path / "short.csv"), "--text-column", "review"]
+    res = CliRunner().invoke(app, [*argv, "--label-column", "sentiment", "--adapt", "coral,self-training",
+                                   "--out", str(run), "--quiet"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    shipped = metrics["adaptation"]["shipped"]
+    arm = next(a for a in metrics["adaptation"]["arms"] if a["name"] == shipped)
+    assert (run / "model" / "head.npz").exists()  # source-only or an adapted arm: whichever shipped
+    out = tmp_path / "p.csv"
+    res = CliRunner().invoke(app, ["predict", str(run), str(tmp_path / "long.csv"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    pred = pd.read_csv(out)
+    target = pd.read_csv(tmp_path / "long.csv")
+    assert len(pred) == len(target) and set(pred.prediction) <= {"fresh", "rotten"}
+    # every target row, test split included: within a few points of the arm's test accuracy
+    assert abs((pred.prediction == target.sentiment).mean() - arm["accuracy"]) < 0.08
+    (run / "model" / "head.npz").write_bytes((run / "model" / "head.npz").read_bytes() + b"\0")
+    res = CliRunner().invoke(app, ["predict", str(run), str(tmp_path / "long.csv"), "--out", str(out)])
+    assert res.exit_code != 0 and "head.npz" in res.output, res.output

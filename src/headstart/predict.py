@@ -25,9 +25,10 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
     kind = metrics.get("kind")
     if kind in ("adaptation", "generalization"):
         if kind == "generalization" or not (Path(run_dir) / "model").is_dir():  # a study without a saved model
+            what = "on a table (its tabular encoder is refitted per study)" if kind == "adaptation" else ""
             raise HeadstartError(
-                f"{run_dir} is a domain-{kind} study: it compares methods but saves no model yet; fit the chosen "
-                "method on your data with `headstart fit` (or adapt with --strategy partial) to predict with"
+                f"{run_dir} is a domain-{kind} study {what}: it compares methods but saves no model; fit the "
+                "chosen method on your data with `headstart fit` to predict with".replace(" :", ":")
             )
         side = "transfer"  # a deep adaptation run saves the model it shipped in model/
     side = side or metrics.get("shipped", {}).get("side", "transfer")

@@ -38,7 +38,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["AUTO_METHODS", "METHODS", "Method", "fit_method", "reduce", "stack_domains"]
+__all__ = ["AUTO_METHODS", "METHODS", "Method", "fit_method", "linear_head_of", "reduce", "stack_domains"]
 
 N_COMPONENTS = 128
 MAX_SOURCE_OT = 1500  # entropic OT / KMM cost is quadratic in the sample count: subsample the source
@@ -188,6 +188,53 @@ def fit_method(
 def predict_target(est: Any, X: np.ndarray) -> np.ndarray:
     """Class probabilities for target-domain rows."""
     return np.asarray(est.predict_proba(X, sample_domain=-np.ones(len(X), dtype=np.int64)))
+
+
+def linear_head_of(est: Any, X_ref: np.ndarray, *, C: float, val_score: float) -> Any | None:
+    """The fitted pipeline's target-side ``predict_proba`` as one :class:`~headstart.strategies.linear_head.
+    LinearHead` on the raw embeddings, or None when it is not one.
+
+    Every method in :data:`METHODS` predicts a target row through affine steps (PCA, the target's
+    standardisation, an alignment map or none) and a logistic regression, possibly with a prior correction
+    (a constant per class in log space): its centred log-probabilities are affine in the embedding. They are
+    read off at the mean of ``X_ref`` and one standard deviation along each axis (shorter where that
+    saturates), and the head is kept only if it reproduces the pipeline's probabilities on ``X_ref`` (max abs
+    difference 1e-4, same labels): a saved model predicts what the study measured, with no pickled pipeline
+    (``headstart predict`` on an adaptation run).
+    """
+    from headstart.strategies.linear_head import LinearHead
+
+    X_ref = np.asarray(X_ref[:512], dtype=np.float64)
+    if not len(X_ref):
+        return None
+    d = X_ref.shape[1]
+    x0 = X_ref.mean(axis=0)
+    spread = X_ref.std(axis=0)  # one typical step per axis: a global one saturates near-constant dimensions
+    step = np.where(spread > 0, spread, 1e-3)
+
+    def centred_logp(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = predict_target(est, X)
+        lp = np.log(np.clip(p, 1e-300, None))
+        return lp - lp.mean(axis=1, keepdims=True), p.min(axis=1) < 1e-9  # saturated: the slope is lost
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        z0, _ = centred_logp(x0[None])
+        slope = np.zeros((d, z0.shape[1]))
+        todo = np.arange(d)
+        for _ in range(4):  # shorter steps along the axes that saturated
+            z, flat = centred_logp(x0 + np.diag(step)[todo])
+            slope[todo] = (z - z0) / step[todo, None]
+            todo, step = todo[flat], np.where(np.isin(np.arange(d), todo[flat]), step / 1000, step)
+            if not len(todo):
+                break
+        z0 = z0[0]
+        head = LinearHead(slope.T.copy(), z0 - x0 @ slope, np.zeros(d), np.ones(d), float(C), float(val_score))
+        want = predict_target(est, X_ref)
+    got = head.predict_proba(X_ref)
+    if np.abs(got - want).max() > 1e-4 or (got.argmax(1) != want.argmax(1)).any():
+        return None
+    return head
 
 
 def clone_estimator(est: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from headstart.adapt.domains import align_classes
-from headstart.adapt.embedding import AUTO_METHODS, METHODS, fit_method, predict_target
+from headstart.adapt.embedding import AUTO_METHODS, METHODS, fit_method, linear_head_of, predict_target
 from headstart.adapt.select import select_method
 from headstart.adapt.shift import measure_shift
 from headstart.data import LabeledData
@@ -126,23 +126,43 @@ def embed_domains(
     return {k: extract(encoder, list(v), progress=progress)[0].astype(np.float64) for k, v in parts.items()}
 
 
-def domain_features(
-    ref: LabeledData, parts: dict[str, Sequence[Any]], cfg: AdaptConfig, say: Echo
-) -> dict[str, np.ndarray]:
-    """Backbone embeddings of every part; a table's parts go through the tabular encoder instead."""
+def domain_backbone(ref: LabeledData, cfg: AdaptConfig) -> tuple[str, int | None] | None:
+    """(backbone, image size) the parts are embedded with; None for a table (the tabular encoder)."""
     if ref.modality == "tabular":
-        from headstart.adapt.tabular import TABLE_ENCODER, table_domains
-
-        say(f"encoding source and target rows with the {TABLE_ENCODER}")
-        return table_domains(parts)
+        return None
     backbone = cfg.backbone or {"text": "minilm-l6", "image": "mobilenetv2"}[ref.modality]
     image_size = cfg.image_size
     if image_size is None:
         from headstart.features import default_image_size
 
         image_size = default_image_size(ref, backbone)
-    say(f"embedding source and target with {backbone}")
-    return embed_domains(backbone, image_size, parts, progress=cfg.progress)
+    return backbone, image_size
+
+
+def domain_features(
+    ref: LabeledData, parts: dict[str, Sequence[Any]], cfg: AdaptConfig, say: Echo
+) -> dict[str, np.ndarray]:
+    """Backbone embeddings of every part; a table's parts go through the tabular encoder instead."""
+    which = domain_backbone(ref, cfg)
+    if which is None:
+        from headstart.adapt.tabular import TABLE_ENCODER, table_domains
+
+        say(f"encoding source and target rows with the {TABLE_ENCODER}")
+        return table_domains(parts)
+    say(f"embedding source and target with {which[0]}")
+    return embed_domains(*which, parts, progress=cfg.progress)
+
+
+def _saved_probe(which: tuple[str, int | None] | None, head: Any) -> Any:
+    """A predict-ready model (frozen backbone + ``head``) for an arm, or None (a table, or no linear head)."""
+    if which is None or head is None:
+        return None
+    from headstart.backbones.lazy import lazy_backbone
+    from headstart.strategies.linear_probe import LinearProbeModel
+
+    backbone, image_size = which
+    sha = lazy_backbone(backbone, image_size=image_size).weights_sha256
+    return LinearProbeModel(backbone, head, image_size=image_size, weights_sha256=sha)
 
 
 def _take(items: Any, idx: np.ndarray) -> Any:
@@ -229,7 +249,9 @@ def adapt_run(
         parts["unlabeled"] = list(unlabeled)
     if target is None and unlabeled is None:
         raise HeadstartError("domain adaptation needs target items: give TARGET or --unlabeled")
-    emb = domain_features(target if target is not None else source, parts, cfg, say)
+    ref = target if target is not None else source
+    which = domain_backbone(ref, cfg)
+    emb = domain_features(ref, parts, cfg, say)
     timing["embed"] = time.perf_counter() - t0
     Xs = emb["source"]
     Xu = emb["unlabeled"] if unlabeled is not None else emb["pool"]
@@ -248,6 +270,7 @@ def adapt_run(
             head.predict_proba(X_eval),
             val_score=head.cv_accuracy,
             trained_on=f"{len(ys)} labeled source items",
+            model=_saved_probe(which, head),
         )
     ]
     timing["source_only"] = time.perf_counter() - t1
@@ -270,14 +293,17 @@ def adapt_run(
             continue
         fitted[m] = est
         cand = next((c for c in selection.candidates if c["method"] == m and c["value"] == value), {})
+        val = float(cand.get("source_val_accuracy", np.nan))
+        linear = linear_head_of(est, X_eval, C=float(head.C), val_score=val) if which is not None else None
         arms.append(
             Arm(
                 f"adapted[{m}]",
                 "adapted",
                 f"{METHODS[m].label}, linear head",
                 out,
-                val_score=float(cand.get("source_val_accuracy", np.nan)),
+                val_score=val,
                 trained_on=f"{len(ys)} labeled source + {len(Xu)} unlabeled target items",
+                model=_saved_probe(which, linear),
                 info={
                     "method": m,
                     "param": METHODS[m].param,
