@@ -79,3 +79,17 @@ def test_fit_on_emoji_and_single_characters_finishes_and_shows_conflicts(tmp_pat
     m = json.loads((out / "metrics.json").read_text())
     assert m["baseline"]["name"].startswith("TF-IDF")
     assert any("different labels" in w for w in m["warnings"])
+
+
+def test_texts_to_predict_with_a_null_are_a_one_line_error(tmp_path: Path) -> None:
+    """A JSON null (or a missing cell) in the text column of a file to predict names its line instead of a
+    traceback; a number there is a text like any other."""
+    from headstart.data.unlabeled import load_unlabeled
+
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text('{"review": "fine film"}\n{"review": null}\n', encoding="utf-8")
+    with pytest.raises(HeadstartError, match=r"odd.jsonl: line 2 has an empty 'review'"):
+        load_unlabeled(str(odd), modality="text", text_column="review")
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text('{"review": "fine film"}\n{"review": 5}\n', encoding="utf-8")
+    assert load_unlabeled(str(ok), modality="text", text_column="review")[1] == ["fine film", "5"]

@@ -3,6 +3,7 @@ built-in dataset (its labels are ignored)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,9 @@ def _load(source: str, *, modality: str, text_column: str | None) -> tuple[list[
         raise HeadstartError(
             f"{source}: no column {col!r}; available: {', '.join(map(str, df.columns))} (pass --text-column)"
         )
-    texts = df[col].astype(str).tolist()
-    ids = _line_ids(path, len(texts), text, sep)
-    for i, t in enumerate(texts):
-        if not t.strip():
+    raw = df[col].tolist()
+    ids = _line_ids(path, len(raw), text, sep)
+    for i, v in enumerate(raw):  # a JSON null or a missing cell arrives as None / NaN, not as text
+        if v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip():
             raise HeadstartError(f"{source}: {ids[i].split(':', 1)[1]} has an empty {col!r}; fill it or drop the row")
-    return ids, texts, df
+    return ids, [str(v) for v in raw], df
