@@ -93,3 +93,25 @@ def test_texts_to_predict_with_a_null_are_a_one_line_error(tmp_path: Path) -> No
     ok = tmp_path / "ok.jsonl"
     ok.write_text('{"review": "fine film"}\n{"review": 5}\n', encoding="utf-8")
     assert load_unlabeled(str(ok), modality="text", text_column="review")[1] == ["fine film", "5"]
+
+
+def test_predict_skips_unreadable_images_only_when_asked(digits_run: Path, tmp_path: Path) -> None:
+    """A folder with one broken image: one-line error naming it by default; `--on-bad-item skip` predicts the
+    readable ones and lists the one it left out."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "new"
+    (folder / "a").mkdir(parents=True)
+    digits = load_data("builtin:digits")
+    for i in range(3):
+        Image.fromarray(np.asarray(digits.items[i], dtype=np.uint8)).save(folder / "a" / f"{i}.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "p.csv"
+    res = runner.invoke(app, ["predict", str(digits_run), str(folder), "--out", str(out)])
+    assert res.exit_code != 0 and "broken.png: cannot decode image" in res.output and not out.exists()
+    res = runner.invoke(app, ["predict", str(digits_run), str(folder), "--out", str(out), "--on-bad-item", "skip"])
+    assert res.exit_code == 0, res.output
+    assert "skipped 1:" in res.output and "broken.png" in res.output
+    pred = pd.read_csv(out)
+    assert len(pred) == 3 and not pred.id.str.contains("broken").any()

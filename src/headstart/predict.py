@@ -48,24 +48,35 @@ def predict_run(
     side: str | None = None,
     text_column: str | None = None,
     keep_columns: list[str] | None = None,
+    on_bad_item: str = "error",
 ) -> pd.DataFrame:
     """Labels for new data from the model a run shipped (or ``side``), one row per input item.
 
     ``keep_columns`` carries input columns through (tables only; ``["*"]`` keeps every column). A text probe
     predicts through the precision cascade where it applies (:mod:`headstart.strategies.precision_cascade`);
-    ``df.attrs["precision"]`` then says how many texts went back to fp32.
+    ``df.attrs["precision"]`` then says how many texts went back to fp32. ``on_bad_item="skip"`` leaves out
+    unreadable images and empty texts (listed in ``df.attrs["skipped"]`` as ``(id, reason)``).
     """
+    if on_bad_item not in ("error", "skip"):
+        raise HeadstartError(f"--on-bad-item must be error or skip, got {on_bad_item!r}")
     model, config, metrics = load_shipped(run_dir, side)
     cascaded = enable(model)  # text probes: int8 first, fp32 near the boundary (where auto runs ORT fp32)
     modality = metrics["data"]["modality"]
     classes = np.array(metrics["data"]["classes"])
+    skipped: list[tuple[str, str]] | None = [] if on_bad_item == "skip" else None
     if modality == "tabular":
         from headstart.data.table_rows import load_prediction_table
 
+        if skipped is not None:
+            raise HeadstartError("--on-bad-item skip is for texts and images; fix the named row of the table")
         ids, items, table = load_prediction_table(source, metrics["data"].get("table", {}))
     else:
         ids, items, table = load_unlabeled(
-            source, modality=modality, text_column=text_column or config.get("text_column"), with_table=True
+            source,
+            modality=modality,
+            text_column=text_column or config.get("text_column"),
+            with_table=True,
+            skipped=skipped,
         )
     if metrics["data"].get("task") == "regression":
         from headstart.regression_run import predict_frame
@@ -87,6 +98,8 @@ def predict_run(
     note = describe(cascaded)
     if note:
         df.attrs["precision"] = note
+    if skipped:
+        df.attrs["skipped"] = skipped
     return df
 
 

@@ -325,6 +325,9 @@ def predict(
         list[str] | None, typer.Option(help="input column to copy into the output (repeat the flag; * = all)")
     ] = None,
     onnx: Annotated[bool, typer.Option(help="run the ONNX export (headstart export) with onnxruntime")] = False,
+    on_bad_item: Annotated[
+        str, typer.Option(help="error (default) or skip: leave out unreadable images and empty texts, listed")
+    ] = "error",
 ) -> None:
     """Predict labels for new data with a saved run."""
     from headstart.io import atomic_write_text
@@ -337,7 +340,9 @@ def predict(
 
         df = predict_onnx(run_dir, data, text_column=text_column)
     else:
-        df = predict_run(run_dir, data, side=side, text_column=text_column, keep_columns=keep_column)
+        df = predict_run(
+            run_dir, data, side=side, text_column=text_column, keep_columns=keep_column, on_bad_item=on_bad_item
+        )
     try:
         atomic_write_text(out, df.to_csv(index=False))
     except OSError as e:
@@ -345,6 +350,13 @@ def predict(
     console.print(f"wrote {len(df)} predictions to {out}")
     if df.attrs.get("precision"):
         console.print(df.attrs["precision"], highlight=False)
+    skipped = df.attrs.get("skipped", [])
+    if skipped:
+        shown = "; ".join(f"{item} ({why})" for item, why in skipped[:3])
+        more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        from rich.markup import escape
+
+        console.print(f"[yellow]skipped {len(skipped)}:[/] {escape(shown + more)}", highlight=False)
 
 
 DEMO_TASKS = (

@@ -43,9 +43,20 @@ def _read_table(path: Path) -> tuple[Any, str | None, str]:
         raise HeadstartError(f"{path}: cannot be read as {kind} ({type(e).__name__}: {e})".splitlines()[0]) from None
 
 
-def load_unlabeled(source: str, *, modality: str, text_column: str | None = None, with_table: bool = False) -> Any:
-    """(ids, items) for prediction; ``with_table=True`` adds the input table (None for images) as a third value."""
-    ids, items, table = _load(source, modality=modality, text_column=text_column)
+def load_unlabeled(
+    source: str,
+    *,
+    modality: str,
+    text_column: str | None = None,
+    with_table: bool = False,
+    skipped: list[tuple[str, str]] | None = None,
+) -> Any:
+    """(ids, items) for prediction; ``with_table=True`` adds the input table (None for images) as a third value.
+
+    An unreadable image or an empty text is a one-line error naming it, unless ``skipped`` is a list: the
+    item is then left out and ``(id, reason)`` appended to it (``predict --on-bad-item skip``).
+    """
+    ids, items, table = _load(source, modality=modality, text_column=text_column, skipped=skipped)
     return (ids, items, table) if with_table else (ids, items)
 
 
@@ -61,7 +72,9 @@ def _line_ids(path: Path, n: int, text: str | None = None, sep: str = ",") -> li
     return [f"{path.name}:row {i + 1}" for i in range(n)]
 
 
-def _load(source: str, *, modality: str, text_column: str | None) -> tuple[list[str], list[Any], Any]:
+def _load(
+    source: str, *, modality: str, text_column: str | None, skipped: list[tuple[str, str]] | None
+) -> tuple[list[str], list[Any], Any]:
     if source.startswith("builtin:"):
         from headstart.data import load_data
 
@@ -78,11 +91,21 @@ def _load(source: str, *, modality: str, text_column: str | None) -> tuple[list[
         files = sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p.name))
         if not files:
             raise HeadstartError(f"{source}: no {'/'.join(IMAGE_EXTENSIONS)} images found in this folder")
-        from headstart.data.images import read_image
+        from headstart.data.images import ImageDecodeError, read_image
 
+        kept = []
         for f in files:
-            read_image(str(f))  # names the file if it is unreadable
-        return [str(f) for f in files], [str(f) for f in files], None
+            try:
+                read_image(str(f))  # names the file if it is unreadable
+            except ImageDecodeError as e:
+                if skipped is None:
+                    raise
+                skipped.append((str(f), e.reason))
+                continue
+            kept.append(str(f))
+        if not kept:
+            raise HeadstartError(f"{source}: none of the {len(files)} image files could be decoded")
+        return kept, kept, None
     if _suffix(path) not in TABLE_READERS:
         raise HeadstartError(f"{source}: unsupported file type; give a .csv, .tsv, .jsonl or .parquet file")
     df, text, sep = _read_table(path)
@@ -93,7 +116,16 @@ def _load(source: str, *, modality: str, text_column: str | None) -> tuple[list[
         )
     raw = df[col].tolist()
     ids = _line_ids(path, len(raw), text, sep)
-    for i, v in enumerate(raw):  # a JSON null or a missing cell arrives as None / NaN, not as text
-        if v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip():
-            raise HeadstartError(f"{source}: {ids[i].split(':', 1)[1]} has an empty {col!r}; fill it or drop the row")
+    bad = [i for i, v in enumerate(raw) if v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip()]
+    if bad and skipped is None:  # a JSON null or a missing cell arrives as None / NaN, not as text
+        where = ids[bad[0]].split(":", 1)[1]
+        raise HeadstartError(
+            f"{source}: {where} has an empty {col!r}; fill it or drop the row, or pass --on-bad-item skip"
+        )
+    if bad:
+        assert skipped is not None
+        skipped.extend((ids[i], f"empty {col!r}") for i in bad)
+        dropped = set(bad)
+        keep = [i for i in range(len(raw)) if i not in dropped]
+        ids, raw, df = [ids[i] for i in keep], [raw[i] for i in keep], df.iloc[keep].reset_index(drop=True)
     return ids, [str(v) for v in raw], df
