@@ -48,6 +48,16 @@ def test_cli_writes_the_per_domain_table_and_verdicts(tmp_path: Path) -> None:
     page = (out / "report.html").read_text()
     assert "Domain generalization" in page and all(r in page for r in RACES)
     assert "leave-one-domain-out" in res.output and "Black" in res.output
+    # predict explains why there is no model and advises the fit that serves a new domain; that command runs
+    # (here with a label budget appended, to keep the suite short: the full table takes minutes)
+    res = CliRunner().invoke(app, ["predict", str(out), "builtin:adult-table", "--out", str(tmp_path / "p.csv")])
+    assert res.exit_code != 0 and "recommends" in res.output
+    flat = res.output.replace("\n", "")
+    cmd = flat.split("`")[1].split()
+    assert cmd[:3] == ["headstart", "fit", "builtin:adult-table"], flat
+    cmd[cmd.index("--out") + 1] = str(tmp_path / cmd[cmd.index("--out") + 1])
+    res = CliRunner().invoke(app, [*cmd[1:], "--labels-per-class", "20", "--max-test", "200", "--quiet"])
+    assert res.exit_code == 0, res.output
 
 
 def test_source_files_are_domains_and_holding_one_out_trains_on_the_other(tmp_path: Path) -> None:

@@ -24,11 +24,12 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
     config, metrics = load_run(run_dir)
     kind = metrics.get("kind")
     if kind in ("adaptation", "generalization"):
-        if kind == "generalization" or not (Path(run_dir) / "model").is_dir():  # a study without a saved model
-            what = "on a table (its tabular encoder is refitted per study)" if kind == "adaptation" else ""
+        if kind == "generalization":
+            raise HeadstartError(_serve_generalization(run_dir, config, metrics))
+        if not (Path(run_dir) / "model").is_dir():  # a table study (its tabular encoder is refitted per study)
             raise HeadstartError(
-                f"{run_dir} is a domain-{kind} study {what}: it compares methods but saves no model; fit the "
-                "chosen method on your data with `headstart fit` to predict with".replace(" :", ":")
+                f"{run_dir} is a domain-adaptation study on a table: it compares methods but saves no model; "
+                "fit the target rows with `headstart fit TARGET` (no --source) to predict with"
             )
         side = "transfer"  # a deep adaptation run saves the model it shipped in model/
     side = side or metrics.get("shipped", {}).get("side", "transfer")
@@ -39,6 +40,21 @@ def load_shipped(run_dir: str | Path, side: str | None = None) -> tuple[FittedMo
         raise HeadstartError(f"{run_dir} has no stacked model; fit it with `headstart fit ... --ship stack`")
     require_listed(run_dir, folder.name)  # a model folder added after fit is refused
     return load_model(folder), config, metrics
+
+
+def _serve_generalization(run_dir: str | Path, config: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The one-line answer to predicting with a generalization study: the command that fits what serves."""
+    rec = metrics.get("generalization", {}).get("recommended", "pooled")
+    head = f"{run_dir} is a domain-generalization study (it recommends {rec} for a new domain) and saves no model"
+    if not config.get("data"):
+        return f"{head}; put the source domains in one file and fit it with `headstart fit FILE` to predict with"
+    flags = "".join(
+        f" --{flag} {config[key]}" for key, flag in (("text_column", "text-column"), ("label_column", "label-column"))
+        if config.get(key)
+    )  # fmt: skip
+    cmd = f"headstart fit {config['data']}{flags} --out {Path(str(run_dir)).name}-pooled"
+    why = "" if rec == "pooled" else f" (the pooled model; {rec} also needs the new domain's unlabeled items)"
+    return f"{head}; fit every domain's labels with `{cmd}`{why}, then predict with that run"
 
 
 def predict_run(
