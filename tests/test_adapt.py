@@ -203,6 +203,9 @@ def test_text_adaptation_run_ships_a_model_predict_uses(tmp_path: Path) -> None:
     assert len(pred) == len(target) and set(pred.prediction) <= {"fresh", "rotten"}
     # every target row, test split included: within a few points of the arm's test accuracy
     assert abs((pred.prediction == target.sentiment).mean() - arm["accuracy"]) < 0.08
+    for cmd in (["monitor", str(run), str(tmp_path / "long.csv")], ["query", str(run), str(tmp_path / "long.csv")]):
+        res = CliRunner().invoke(app, cmd)  # they need a fit run's splits: one line saying so, no traceback
+        assert res.exit_code != 0 and "domain-adaptation study" in res.output and "Traceback" not in res.output
     (run / "model" / "head.npz").write_bytes((run / "model" / "head.npz").read_bytes() + b"\0")
     res = CliRunner().invoke(app, ["predict", str(run), str(tmp_path / "long.csv"), "--out", str(out)])
     assert res.exit_code != 0 and "head.npz" in res.output, res.output

@@ -78,6 +78,11 @@ def open_run(run_dir: str | Path, side: str | None = None) -> RunInputs:
     """Load the shipped (or ``side``) model and rebuild the run's data and splits."""
     run = Path(run_dir)
     model, config, metrics = load_shipped(run, side)
+    if metrics.get("kind") in ("adaptation", "generalization"):
+        raise HeadstartError(
+            f"{run} is a domain-{metrics['kind']} study, with no splits of one labeled dataset: this command needs "
+            "a `headstart fit` run; `headstart predict` works on the study's saved model"
+        )
     chosen = side or metrics.get("shipped", {}).get("side", "transfer")
     data, splits = load_run_data(run, config)
     return RunInputs(run, config, metrics, model, chosen, data, splits)
