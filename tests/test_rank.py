@@ -79,3 +79,15 @@ def test_rank_cli_on_a_table_ranks_text_backbones_on_its_rows_and_refuses_a_nume
     assert f"next: headstart fit {tmp_path / 'wine.csv'} --label-column cultivar --backbone minilm-l6" in shown
     numeric = CliRunner().invoke(app, ["rank", "builtin:diabetes"])
     assert numeric.exit_code == 2 and "this target is numeric" in numeric.output
+
+
+def test_rank_table_keeps_every_figure_whole_at_80_columns() -> None:
+    """Nine columns and a control's long name: no column is cropped at 80 columns (the time column, last,
+    used to lose its unit), and no line is wider."""
+    args = ["rank", "builtin:digits", "--controls", "--labels-per-class", "8"]
+    out = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    rows = [ln for ln in lines if ln.strip()[:1].isdigit() and "%" in ln]
+    assert len(rows) >= 3 and all(ln.rstrip().endswith(("s", "s*")) for ln in rows), rows
+    assert max(len(ln) for ln in lines) <= 80

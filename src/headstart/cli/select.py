@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from headstart.cli._app import app, console, err, friendly
@@ -247,7 +248,12 @@ def rank(
         return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
 
     n = rows[0]["n_samples"] if rows else 0
-    table = Table(title=f"transferability of {len(rows)} backbones on {loaded.source} ({n} examples scored)")
+    table = Table(  # no vertical rules: nine columns with whole figures fit 80 columns
+        title=f"transferability of {len(rows)} backbones on {loaded.source} ({n} examples scored)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for col in ("#", "backbone", "LogME", "LEEP", "NCE", "H-score", "k-NN", "probe", "time"):
         if col == "backbone":  # names and times fold, so the figures stay whole at 80 columns
             table.add_column(col, overflow="fold", min_width=14)
