@@ -195,6 +195,15 @@ def test_cli_fit_predict_report_and_onnx_export(compas_csv: Path, tmp_path: Path
     assert rep["tasks"] == ["recid", "violent"] and rep["parity"]["ok"]
     contract = json.loads((out / "export" / "preprocessing.json").read_text())
     assert [o["name"] for o in contract["outputs"]] == ["probabilities_recid", "probabilities_violent"]
+    # predict --onnx reads the graph the manifest now lists: the same columns as predict, every task
+    res = runner.invoke(app, ["predict", str(out), str(new), "--onnx", "--out", str(tmp_path / "o.csv")])
+    assert res.exit_code == 0, res.output
+    via_onnx = pd.read_csv(tmp_path / "o.csv")
+    assert list(via_onnx.columns) == list(pred.columns)
+    shipped = json.loads((out / "metrics.json").read_text())["shipped"]["per_task"]
+    for task in ("recid", "violent"):
+        if shipped[task] == "multitask":  # a task shipped from scratch is not in the graph (a warning says so)
+            np.testing.assert_allclose(via_onnx[f"{task}_confidence"], pred[f"{task}_confidence"], atol=1e-4)
 
 
 @pytest.mark.slow

@@ -336,9 +336,16 @@ def predict(
     if out.exists() and out.is_dir():
         raise HeadstartError(f"--out {out} is a folder; give a CSV file path such as {out / 'predictions.csv'}")
     if onnx:
-        from headstart.export import predict_onnx  # type: ignore[attr-defined]
+        from headstart.rundir import load_run
 
-        df = predict_onnx(run_dir, data, text_column=text_column)
+        if load_run(run_dir)[1].get("kind") == "multitask":
+            from headstart.multitask.onnx import predict_multitask_onnx
+
+            df = predict_multitask_onnx(run_dir, data, text_column=text_column)
+        else:
+            from headstart.export import predict_onnx  # type: ignore[attr-defined]
+
+            df = predict_onnx(run_dir, data, text_column=text_column)
     else:
         df = predict_run(
             run_dir, data, side=side, text_column=text_column, keep_columns=keep_column, on_bad_item=on_bad_item
@@ -348,6 +355,8 @@ def predict(
     except OSError as e:
         raise HeadstartError(f"--out {out}: cannot write ({e.strerror}); choose a writable path") from None
     console.print(f"wrote {len(df)} predictions to {out}")
+    if df.attrs.get("warning"):
+        console.print(f"[yellow]warning:[/] {df.attrs['warning']}", highlight=False)
     if df.attrs.get("precision"):
         console.print(df.attrs["precision"], highlight=False)
     skipped = df.attrs.get("skipped", [])

@@ -162,4 +162,56 @@ def export_multitask_run(run_dir: str | Path, model: MultitaskModel, config: dic
             "fp32_file_mb": (out / FILE).stat().st_size / 1e6,
         }
         atomic_write_json(out / "export.json", report)
+    from headstart.integrity import add_to_manifest
+
+    add_to_manifest(run, "export")  # predict --onnx verifies the graph it runs
     return report
+
+
+class _GraphTasks:
+    """The exported graph with the ``tasks`` / ``predict_tasks`` face of a multitask model."""
+
+    def __init__(self, folder: Path, contract: dict[str, Any]) -> None:
+        self.contract = contract
+        self.session = make_session(folder / FILE)
+        self.tasks = {o["task"]: list(o["classes"]) for o in contract["outputs"]}
+        self.tokenizer = None
+        if contract["modality"] == "text":
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(str(folder / contract["text"]["tokenizer"]))
+
+    def predict_tasks(self, items: Sequence[Any]) -> dict[str, np.ndarray]:
+        outs = ort_tasks(self.session, self.contract, items, tokenizer=self.tokenizer)
+        return dict(zip(self.tasks, outs, strict=True))
+
+
+def predict_multitask_onnx(run_dir: str | Path, data: str, text_column: str | None = None) -> Any:
+    """``predict --onnx`` for a multitask run: every task's columns from the exported graph, as ``predict``
+    writes them; ``df.attrs["warning"]`` names the tasks the run ships from scratch (not in the graph)."""
+    import json
+
+    from headstart.data.unlabeled import load_unlabeled
+    from headstart.integrity import require_listed
+    from headstart.multitask.run import predict_tasks_frame
+    from headstart.rundir import load_run
+
+    run = Path(run_dir)
+    config, metrics = load_run(run)
+    folder = run / "export"
+    if not (folder / FILE).exists() or not (folder / "preprocessing.json").exists():
+        raise HeadstartError(f"{folder / FILE} not found; export the run first: headstart export {run}")
+    require_listed(run, "export")
+    contract = json.loads((folder / "preprocessing.json").read_text(encoding="utf-8"))
+    graph = _GraphTasks(folder, contract)
+    ids, items = load_unlabeled(
+        data, modality=contract["modality"], text_column=text_column or config.get("text_column")
+    )
+    df = predict_tasks_frame(graph, ids, items)
+    scratch = [n for n, side in metrics.get("shipped", {}).get("per_task", {}).items() if side == "scratch"]
+    if scratch:
+        df.attrs["warning"] = (
+            f"the run ships the from-scratch model for {', '.join(scratch)}; these columns come from the graph's "
+            "multitask heads, which validation ranked no better: use `headstart predict` without --onnx for them"
+        )
+    return df
