@@ -203,6 +203,11 @@ def test_text_adaptation_run_ships_a_model_predict_uses(tmp_path: Path) -> None:
     assert len(pred) == len(target) and set(pred.prediction) <= {"fresh", "rotten"}
     # every target row, test split included: within a few points of the arm's test accuracy
     assert abs((pred.prediction == target.sentiment).mean() - arm["accuracy"]) < 0.08
+    res = CliRunner().invoke(app, ["export", str(run), "--quiet"])  # parity checked on the target's items
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["predict", str(run), str(tmp_path / "long.csv"), "--onnx", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    np.testing.assert_allclose(pd.read_csv(out).confidence, pred.confidence, atol=1e-4)
     for cmd in (["monitor", str(run), str(tmp_path / "long.csv")], ["query", str(run), str(tmp_path / "long.csv")]):
         res = CliRunner().invoke(app, cmd)  # they need a fit run's splits: one line saying so, no traceback
         assert res.exit_code != 0 and "domain-adaptation study" in res.output and "Traceback" not in res.output

@@ -82,6 +82,14 @@ def _take(items: Any, idx: np.ndarray) -> Any:
 def _test_split(run: Path, config: dict[str, Any]) -> tuple[Any, np.ndarray]:
     from headstart.data import Splits, load_data
 
+    if config.get("kind") == "adaptation":  # a study's shipped model: check parity on the target's items
+        from headstart.adapt.domains import load_domain
+
+        kw = {k: config[k] for k in ("text_column", "label_column") if config.get(k)}
+        target = load_domain(config["target"], **kw)
+        keep = np.arange(min(len(target.y), 1000))
+        return _take(target.items, keep), target.y[keep]
+
     splits = Splits.from_json((run / "splits.json").read_text(), source=str(run / "splits.json"))
     data = load_data(
         config["data"],
@@ -123,7 +131,7 @@ def export_run(
     chosen = side or metrics.get("shipped", {}).get("side", "transfer")
     classes = list(metrics["data"]["classes"])
     _plan_for(model)  # a clear error for a non-exportable kind before any data is loaded
-    say(f"loading the test split of {config['data']}")
+    say(f"loading the test split of {config.get('data') or config.get('target')}")
     test_items, y_test = _test_split(run, config)
     if max_items:
         test_items, y_test = test_items[:max_items], y_test[:max_items]
