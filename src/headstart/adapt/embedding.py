@@ -225,7 +225,8 @@ def linear_head_of(est: Any, X_ref: np.ndarray, *, C: float, val_score: float) -
         for _ in range(4):  # shorter steps along the axes that saturated
             z, flat = centred_logp(x0 + np.diag(step)[todo])
             slope[todo] = (z - z0) / step[todo, None]
-            todo, step = todo[flat], np.where(np.isin(np.arange(d), todo[flat]), step / 1000, step)
+            todo = todo[flat]
+            step[todo] /= 1000
             if not len(todo):
                 break
         z0 = z0[0]

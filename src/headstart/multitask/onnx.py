@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from headstart.backend_choice import forced_backend
 from headstart.backends import DEFAULT_OPSET, EncoderGraph, make_session
 from headstart.errors import HeadstartError
-from headstart.export.contract import encoder_contract, prepare_inputs
+from headstart.export.contract import _load_tokenizer, encoder_contract, prepare_inputs
 from headstart.export.parity import PARITY_TOLERANCE
 from headstart.io import atomic_dir, atomic_write_bytes, atomic_write_json
 from headstart.multitask.model import PROBE, MultitaskModel
@@ -134,12 +134,7 @@ def export_multitask_run(run_dir: str | Path, model: MultitaskModel, config: dic
     test = [items[i] for i in splits.test] if not isinstance(items, np.ndarray) else items[splits.test]
     with atomic_dir(run / "export") as out:
         contract = export_multitask(model, out, test)
-        tokenizer = None
-        if contract["modality"] == "text":
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(str(out / contract["text"]["tokenizer"]))
-        ort = ort_tasks(make_session(out / FILE), contract, test, tokenizer=tokenizer)
+        ort = list(_GraphTasks(out, contract).predict_tasks(test).values())
         with forced_backend("torch"):  # the reference: the model in torch fp32, as the graph is
             ref = model.predict_tasks(test)
         parity = {}
@@ -175,11 +170,8 @@ class _GraphTasks:
         self.contract = contract
         self.session = make_session(folder / FILE)
         self.tasks = {o["task"]: list(o["classes"]) for o in contract["outputs"]}
-        self.tokenizer = None
-        if contract["modality"] == "text":
-            from transformers import AutoTokenizer
-
-            self.tokenizer = AutoTokenizer.from_pretrained(str(folder / contract["text"]["tokenizer"]))
+        text = contract["modality"] == "text"
+        self.tokenizer = _load_tokenizer(folder / contract["text"]["tokenizer"]) if text else None
 
     def predict_tasks(self, items: Sequence[Any]) -> dict[str, np.ndarray]:
         outs = ort_tasks(self.session, self.contract, items, tokenizer=self.tokenizer)

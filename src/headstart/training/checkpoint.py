@@ -1,7 +1,7 @@
 """Training checkpoints as one safetensors file: every tensor (and numpy array) as a named tensor, and the rest
 of the state (optimizer and scheduler hyper-parameters, epoch, RNG states, history) as JSON in the file's
-metadata. Loading parses JSON and reads raw tensors, so a crafted checkpoint cannot execute code (unlike
-``torch.load(weights_only=False)``, which unpickles).
+metadata. Loading parses JSON and reads raw tensors, so a crafted checkpoint cannot execute code (unlike a
+full-pickle ``torch.load``, which unpickles).
 
 Nested state is encoded with tagged JSON objects: ``{"__tensor__": name}``, ``{"__ndarray__": name, "dtype",
 "shape"}`` (stored as its raw bytes), ``{"__tuple__": [...]}`` and ``{"__items__": [[key, value], ...]}`` for
