@@ -319,3 +319,26 @@ def test_backbone_spec_is_frozen_data() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.name = "x"  # type: ignore[misc]
     assert hash(spec) == hash(dataclasses.replace(spec))
+
+
+def test_grey_images_resized_in_their_own_mode_equal_rgb_conversion_first(encoders: dict[str, Encoder]) -> None:
+    """Grey images are resized once and broadcast to RGB; that must equal converting to RGB first, bit for bit,
+    in all-grey batches and in batches that mix grey and colour images."""
+    from headstart.backbones.encoder import resize_center_crop
+
+    enc = load_backbone("mobilenetv2", image_size=96)
+    rng = np.random.default_rng(3)
+    grey = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((8, 8), (28, 28), (37, 53), (120, 90))]
+    colour = [rng.integers(0, 256, (41, 29, 3), dtype=np.uint8)]
+
+    def reference(items: list[np.ndarray]) -> torch.Tensor:
+        rgb = np.stack([np.asarray(resize_center_crop(Image.fromarray(x).convert("RGB"), 96)) for x in items])
+        x = torch.from_numpy(rgb).permute(0, 3, 1, 2).float()
+        mean, std = torch.tensor(enc.spec.mean).view(1, 3, 1, 1), torch.tensor(enc.spec.std).view(1, 3, 1, 1)
+        return x.mul_(1.0 / (255.0 * std)).sub_(mean / std)
+
+    for items in (grey, grey + colour, colour + grey):
+        got = enc.prepare(items)["pixel_values"]
+        assert got.shape == (len(items), 3, 96, 96) and got.is_contiguous()
+        assert torch.equal(got, reference(items))
+    assert enc.prepare([])["pixel_values"].shape == (0, 3, 96, 96)

@@ -116,3 +116,17 @@ def test_text_auto_uses_bf16_only_where_the_cpu_has_bf16_matmuls(
     assert s32.cache_hits == 0
     again, s16 = extract(enc, texts, cache_dir=tmp_path, progress=False, backend="torch-bf16", device="cpu")
     assert s16.cache_hits == len(texts) and np.array_equal(again, got)
+
+
+def test_image_batches_prefetched_in_order_and_a_bad_file_is_named(digits: list[Any], tmp_path: Path) -> None:
+    """The ONNX image path loads batch i+1 in a worker thread while batch i runs: the rows stay in order, and a
+    corrupt file in a later batch raises the decode error naming it, not a thread's traceback."""
+    enc = load_backbone("mobilenetv2", image_size=32)
+    runner = backends.get_onnx_encoder(enc, digits[:8])
+    assert runner is not None
+    whole = runner.embed(digits, batch_size=len(digits))
+    assert np.allclose(runner.embed(digits, batch_size=5), whole, atol=1e-5)  # 5 batches, the last short
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(HeadstartError, match=r"broken\.png"):
+        runner.embed([*digits, str(bad)], batch_size=5)

@@ -22,7 +22,8 @@ import copy
 import hashlib
 import json
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,8 +233,12 @@ class OnnxEncoder:
             return out
         if self.modality == "image":
             batches = [np.arange(i, min(n, i + batch_size)) for i in range(0, n, batch_size)]
-            for idx in progress_bar(batches, desc=desc or "embedding (onnx)", enabled=progress):
-                pix = self.encoder.prepare([items[i] for i in idx])["pixel_values"].numpy()
+            for idx, pix in progress_bar(
+                _prefetched(batches, lambda idx: self._pixels([items[i] for i in idx])),
+                total=len(batches),
+                desc=desc or "embedding (onnx)",
+                enabled=progress,
+            ):
                 out[idx] = self._run({"pixel_values": pix})
             return out
         ids, lengths = self._tokenize(items)
@@ -248,6 +253,9 @@ class OnnxEncoder:
                 mask[r, : lengths[i]] = 1
             out[idx] = self._run({"input_ids": input_ids, "attention_mask": mask})
         return out
+
+    def _pixels(self, batch: Sequence[Any]) -> np.ndarray:
+        return self.encoder.prepare(batch)["pixel_values"].numpy()  # type: ignore[no-any-return]
 
     @property
     def _pad_id(self) -> int:
@@ -264,6 +272,25 @@ class OnnxEncoder:
         enc = self.encoder.tokenizer(texts, truncation=True, max_length=self.encoder.max_length, padding=False)
         ids = [list(x) for x in enc["input_ids"]]
         return ids, np.array([len(x) for x in ids], dtype=np.int64)
+
+
+def _prefetched(
+    batches: Sequence[np.ndarray], load: Callable[[np.ndarray], np.ndarray]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(idx, load(idx))`` for each batch, loading the next batch in a worker thread while the caller runs
+    the current one: decoding and resizing (PIL, numpy and torch release the GIL) overlap ONNX Runtime's
+    forward pass instead of waiting for it. An error in ``load`` is raised for the batch it belongs to."""
+    if len(batches) <= 1:
+        for idx in batches:
+            yield idx, load(idx)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="headstart-prefetch") as pool:
+        pending = pool.submit(load, batches[0])
+        for k, idx in enumerate(batches):
+            ready = pending.result()
+            if k + 1 < len(batches):
+                pending = pool.submit(load, batches[k + 1])
+            yield idx, ready
 
 
 def _torch_embed(encoder: Any, items: Sequence[Any]) -> np.ndarray:

@@ -131,6 +131,10 @@ def resize_center_crop(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + size, top + size))
 
 
+def _locator(item: Any, i: int) -> str | None:
+    return f"image item {i}" if isinstance(item, np.ndarray) else None
+
+
 class ImageEncoder(Encoder):
     """Base for image backbones: shared preprocessing; subclasses implement :meth:`forward_features`."""
 
@@ -155,16 +159,24 @@ class ImageEncoder(Encoder):
         from headstart.data.images import read_image
 
         size = self.image_size
-        batch = np.empty((len(items), size, size, 3), dtype=np.uint8)
-        for i, item in enumerate(items):
-            locator = f"image item {i}" if isinstance(item, np.ndarray) else None
-            image = read_image(item, locator=locator)
-            batch[i] = np.asarray(resize_center_crop(image.convert("RGB"), size))
+        # each image is resized in its own mode (L or RGB): bilinear resampling works per channel, so a grey
+        # image resized once and repeated in R, G and B equals convert("RGB") then resize, at a third of the
+        # work; an all-grey batch stays one channel until the normalisation broadcasts it
+        resized = [
+            np.asarray(resize_center_crop(read_image(item, locator=_locator(item, i)), size))
+            for i, item in enumerate(items)
+        ]
+        grey = all(r.ndim == 2 for r in resized)
+        batch = np.empty((len(items), size, size) if grey else (len(items), size, size, 3), dtype=np.uint8)
+        for i, r in enumerate(resized):
+            batch[i] = r if grey or r.ndim == 3 else r[..., None]
         # (x / 255 - mean) / std as one scale and one shift per channel, in torch's threaded kernels: the
         # per-pixel float passes in numpy cost a third of an image's ONNX forward pass
-        pixels = torch.from_numpy(batch).permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
         scale = torch.from_numpy(1.0 / (255.0 * self._std)).view(1, 3, 1, 1)
         shift = torch.from_numpy(self._mean / self._std).view(1, 3, 1, 1)
+        if grey:
+            return {"pixel_values": torch.from_numpy(batch).unsqueeze(1).to(torch.float32).mul(scale).sub_(shift)}
+        pixels = torch.from_numpy(batch).permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
         return {"pixel_values": pixels.mul_(scale).sub_(shift)}
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
