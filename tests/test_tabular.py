@@ -110,6 +110,17 @@ def test_trees_beat_the_text_probe_on_breast_cancer(tmp_path: Path) -> None:
     out = predict_run(result.out, str(tmp_path / "new.csv"))
     run_pred = pd.read_csv(result.out / "predictions.csv").set_index("id").loc[[result.data.ids[i] for i in test_ids]]
     assert list(out["prediction"]) == list(run_pred["prediction"])
+    assert "warnings" not in out.attrs
+    # a value the schema cannot read is predicted as missing, and the user is told which column and line
+    col = next(c for c, k in result.metrics["data"]["table"]["columns"].items() if k == "numeric")
+    rows[col] = rows[col].astype(object)
+    rows.loc[rows.index[2], col] = "12,5"
+    rows.to_csv(tmp_path / "dirty.csv", index=False)
+    dirty = predict_run(result.out, str(tmp_path / "dirty.csv"))
+    assert len(dirty) == 20 and dirty.attrs["warnings"] == [
+        f"{tmp_path / 'dirty.csv'}: column {col!r}: 1 value not read as a numeric value (e.g. '12,5' at line 4); "
+        "read as missing"
+    ]
 
 
 def test_advisor_expects_trees_on_tables_unless_text_in_row() -> None:
@@ -138,3 +149,33 @@ def test_seed_and_fold_studies_run_on_a_table(tmp_path: Path) -> None:
         var = result.metrics["variance"]
         assert len(var["runs"]) == 3 and var["embeddings_reused"], var
         assert var["transfer"]["mean"] < var["baseline"]["mean"], var
+
+
+def test_predict_rows_name_unreadable_values_and_categories_the_labeled_rows_never_held() -> None:
+    """The schema saved at fit lists each categorical column's labeled categories; new rows with another
+    category, text in a numeric column or a date that does not parse are read as missing and named."""
+    from headstart.data import load_data
+    from headstart.data.splits import make_splits
+    from headstart.data.tabular import prediction_rows, table_summary
+
+    data = load_data("builtin:adult-table")
+    s = make_splits(data.y, seed=0, labels_per_class=30, max_test=200)
+    table = table_summary(data, s)["table"]
+    labeled = {str(data.items[i]["workclass"]) for i in [*s.train, *s.val] if data.items[i]["workclass"] is not None}
+    assert table["categories"]["workclass"] == sorted(labeled)
+    assert set(table["categories"]) == {c for c, k in table["columns"].items() if k == "categorical"}
+    base = {c: data.items[int(s.train[0])][c] for c in table["columns"]}
+    df = pd.DataFrame([base, {**base, "workclass": "Astronaut", "age": "forty"}, {**base, "age": None}])
+    notes: list[str] = []
+    rows = prediction_rows(
+        df, table, where="new.csv", ids=["new.csv:line 2", "new.csv:line 3", "x:line 4"], notes=notes
+    )
+    assert rows[1]["workclass"] == "Astronaut" and rows[1]["age"] is None and rows[2]["age"] is None
+    assert notes == [
+        "new.csv: column 'age': 1 value not read as a numeric value (e.g. 'forty' at line 3); read as missing",
+        "new.csv: column 'workclass': 1 value not in the labeled rows (e.g. 'Astronaut' at line 3): the model "
+        "never saw it",
+    ]
+    quiet: list[str] = []
+    prediction_rows(df.iloc[[0, 2]], table, where="new.csv", notes=quiet)
+    assert quiet == []

@@ -80,12 +80,13 @@ def predict_run(
     modality = metrics["data"]["modality"]
     classes = np.array(metrics["data"]["classes"])
     skipped: list[tuple[str, str]] | None = [] if on_bad_item == "skip" else None
+    notes: list[str] = []  # table columns whose new values the training schema cannot read or never saw
     if modality == "tabular":
         from headstart.data.table_rows import load_prediction_table
 
         if skipped is not None:
             raise HeadstartError("--on-bad-item skip is for texts and images; fix the named row of the table")
-        ids, items, table = load_prediction_table(source, metrics["data"].get("table", {}))
+        ids, items, table = load_prediction_table(source, metrics["data"].get("table", {}), notes)
     else:
         ids, items, table = load_unlabeled(
             source,
@@ -116,6 +117,8 @@ def predict_run(
         df.attrs["precision"] = note
     if skipped:
         df.attrs["skipped"] = skipped
+    if notes:
+        df.attrs["warnings"] = notes
     return df
 
 

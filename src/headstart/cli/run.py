@@ -355,16 +355,16 @@ def predict(
     except OSError as e:
         raise HeadstartError(f"--out {out}: cannot write ({e.strerror}); choose a writable path") from None
     console.print(f"wrote {len(df)} predictions to {out}")
-    if df.attrs.get("warning"):
-        console.print(f"[yellow]warning:[/] {df.attrs['warning']}", highlight=False)
+    from rich.markup import escape
+
+    for line in [df.attrs["warning"]] if df.attrs.get("warning") else df.attrs.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
     if df.attrs.get("precision"):
         console.print(df.attrs["precision"], highlight=False)
     skipped = df.attrs.get("skipped", [])
     if skipped:
         shown = "; ".join(f"{item} ({why})" for item, why in skipped[:3])
         more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        from rich.markup import escape
-
         console.print(f"[yellow]skipped {len(skipped)}:[/] {escape(shown + more)}", highlight=False)
 
 

@@ -266,24 +266,84 @@ def _convert(kind: str, value: Any) -> Any:
     return str(v)
 
 
-def prediction_rows(df: pd.DataFrame, table: dict[str, Any], *, where: str) -> list[dict[str, Any]]:
+def prediction_rows(
+    df: pd.DataFrame,
+    table: dict[str, Any],
+    *,
+    where: str,
+    ids: Sequence[str] | None = None,
+    notes: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """Rows of new data typed by the training schema ``table`` (data.table / metrics["data"]["table"]):
-    the same kinds, date parts and missing tokens as at fit time; extra columns are ignored."""
+    the same kinds, date parts and missing tokens as at fit time; extra columns are ignored.
+
+    A value the schema cannot read (text in a numeric column, a date that does not parse) or a category the
+    labeled rows never held is read as missing, as at fit time; ``notes`` collects one line per such column,
+    naming a first example by its ``ids`` entry, so that the user is told rather than silently served."""
     kinds: dict[str, str] = table.get("columns", {})
     dates: dict[str, str] = table.get("dates", {})
+    seen: dict[str, list[str]] = table.get("categories", {})
     converted: dict[str, list[Any]] = {}
+    unread: dict[str, list[int]] = {}
     for name, kind in kinds.items():
         source = dates.get(name, name)
         if source not in df.columns:
             raise HeadstartError(f"{where}: no column {source!r}, which the model was trained on; add it")
+        values = [_clean(v) for v in df[source].tolist()]
         if name in dates:
             part = name[len(source) + 1 :]
-            values = [_clean(v) for v in df[source].tolist()]
             parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed")
             converted[name] = [None if pd.isna(t) else float(getattr(t, DATE_PARTS[part])) for t in parsed]
+            unread.setdefault(source, _unread(values, converted[name]))  # once per date column
         else:
-            converted[name] = [_convert(kind, v) for v in df[source].tolist()]
+            converted[name] = [_convert(kind, v) for v in values]
+            unread[name] = _unread(values, converted[name])
+    if notes is not None:
+        name_of = (lambda i: ids[i].rsplit(":", 1)[-1]) if ids is not None else (lambda i: f"row {i + 1}")
+        for col, bad in unread.items():
+            if bad:
+                kind = "a date" if col in dates.values() else f"a {kinds[col]} value"
+                notes.append(
+                    f"{where}: column {col!r}: {_count(len(bad), 'value')} not read as {kind} (e.g. "
+                    f"{df[col].iloc[bad[0]]!r} at {name_of(bad[0])}); read as missing"
+                )
+        for col, known in seen.items():
+            if col not in converted:
+                continue
+            known_set = set(known)
+            new = [i for i, v in enumerate(converted[col]) if v is not None and v not in known_set]
+            if new:
+                notes.append(
+                    f"{where}: column {col!r}: {_count(len(new), 'value')} not in the labeled rows (e.g. "
+                    f"{converted[col][new[0]]!r} at {name_of(new[0])}): the model never saw it"
+                )
     return rows_from_columns(converted, range(len(df)))
+
+
+def _unread(raw: list[Any], typed: list[Any]) -> list[int]:
+    return [i for i, (v, t) in enumerate(zip(raw, typed, strict=True)) if v is not None and t is None]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+MAX_SAVED_CATEGORIES = 1000  # a column with more distinct labeled values is not checked at predict time
+
+
+def seen_categories(data: LabeledData, rows: Sequence[int]) -> dict[str, list[str]]:
+    """The categories each categorical column held in the labeled ``rows`` (what predict checks new rows
+    against); columns with more than :data:`MAX_SAVED_CATEGORIES` are left out."""
+    kinds: dict[str, str] = data.table.get("columns", {})
+    items = as_rows(data.items)
+    out: dict[str, list[str]] = {}
+    for col, kind in kinds.items():
+        if kind != "categorical":
+            continue
+        values = sorted({str(items[i][col]) for i in rows if items[i].get(col) is not None})
+        if len(values) <= MAX_SAVED_CATEGORIES:
+            out[col] = values
+    return out
 
 
 def row_texts(items: Any) -> list[str]:
@@ -317,7 +377,7 @@ def table_summary(data: LabeledData, splits: Any) -> dict[str, Any]:
         "split_sizes": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
         "n_items": len(data.y),
         "skipped": data.skipped,
-        "table": data.table,
+        "table": {**data.table, "categories": seen_categories(data, labeled)} if data.table else data.table,
     }
     if data.task == "regression":
         y = data.y
