@@ -11,7 +11,7 @@ import pytest
 
 from headstart.active.add_labels import merge_added_labels
 from headstart.active.query import query_run
-from headstart.active.select import METHODS, select_batch
+from headstart.active.select import METHODS, PICK_MEANING, describe_pick, margin_score, select_batch
 from headstart.active.simulate import area_under_curve, simulate_curve
 from headstart.errors import HeadstartError
 from headstart.pipeline import FitConfig, fit_run
@@ -27,6 +27,17 @@ def test_every_method_returns_distinct_items() -> None:
         assert len(set(idx.tolist())) == 25 and len(score) == 25, m
     with pytest.raises(HeadstartError, match="unknown --method"):
         select_batch("bald", 5, p, emb)
+
+
+def test_the_console_says_what_score_and_rank_mean_for_every_method() -> None:
+    """Ranks are pick order, not score order, after the diversity step: the caption says so, per method."""
+    assert set(PICK_MEANING) == set(METHODS)
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(2), size=300)
+    idx, score = select_batch("margin", 20, p, rng.normal(size=(300, 8)))
+    assert np.allclose(score, margin_score(p)[idx]) and not np.all(np.diff(score) <= 0)  # not sorted by score
+    assert "pick order" in describe_pick("margin") and "3x budget most uncertain" in describe_pick("margin")
+    assert all(len(describe_pick(m)) < 200 for m in METHODS)
 
 
 def test_uncertainty_batch_is_spread_out() -> None:

@@ -175,8 +175,8 @@ def test_image_folder_loads_mixed_formats(tmp_path: Path) -> None:
     assert any(i.endswith("cat/sub/c.bmp") for i in d.ids)
     assert read_image(d.items[0]).mode == "L" and read_image(d.items[1]).mode == "RGB"
     assert d.warnings == [
-        f"{tmp_path / 'pets'}: 1 files in the class folders are not .png/.jpg/.jpeg/.bmp/.webp/.gif/.tif/.tiff "
-        "images and were ignored (e.g. dog/notes.txt); convert them to use them"
+        f"{tmp_path / 'pets'}: 1 file in the class folders is not a .png/.jpg/.jpeg/.bmp/.webp/.gif/.tif/.tiff "
+        "image and was ignored (e.g. dog/notes.txt); convert it to use it"
     ]
 
 

@@ -36,6 +36,27 @@ def least_confidence_score(p: np.ndarray) -> np.ndarray:
     return 1.0 - p.max(axis=1)
 
 
+PICK_MEANING = {  # (what the ``score`` column of to_label.csv holds, what ``rank`` is), per method
+    "margin": ("1 - (top probability - runner-up); higher = less sure", "uncertain"),
+    "entropy": ("entropy of the probabilities; higher = less sure", "uncertain"),
+    "least-confidence": ("1 - top probability; higher = less sure", "uncertain"),
+    "badge": ("1 - (top probability - runner-up)", "k-means++ on gradient embeddings: uncertain and spread out"),
+    "coreset": ("distance to the nearest other item (embeddings)", "k-center: farthest from what is labeled first"),
+    "random": ("0 (not scored)", "a seeded random sample"),
+}
+
+
+def describe_pick(method: str) -> str:
+    """One line for the console: what ``score`` and ``rank`` mean for ``method``."""
+    score, how = PICK_MEANING[method]
+    if how == "uncertain":
+        how = (
+            f"the {DIVERSITY_FACTOR}x budget most uncertain, then spread over the embeddings (k-center), so a "
+            "batch holds no near-duplicates"
+        )
+    return f"score = {score}; rank = pick order: {how}"
+
+
 UNCERTAINTY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "margin": margin_score,
     "entropy": entropy_score,

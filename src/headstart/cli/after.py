@@ -102,6 +102,9 @@ def query(
     for r in rep["rows"].head(8).itertuples(index=False):
         table.add_row(str(r.rank), str(r.id), str(r.prediction), f"{r.score:.3f}")
     console.print(table)
+    from headstart.active.select import describe_pick
+
+    console.print(describe_pick(method), highlight=False)
     console.print(
         f"wrote {rep['n']} of {rep['n_pool']} pool items ({method}) to {out}; fill in its label column", highlight=False
     )

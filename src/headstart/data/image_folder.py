@@ -66,8 +66,12 @@ def _load_image_folder(root: Path, display: str, bad: _BadItems) -> LabeledData:
         label_source="one class per subfolder",
     )
     if ignored:  # a .heic or .avif export would otherwise vanish without a word
+        kinds = "/".join(IMAGE_EXTENSIONS)
         data.warnings.append(
-            f"{display}: {len(ignored)} files in the class folders are not {'/'.join(IMAGE_EXTENSIONS)} images "
-            f"and were ignored (e.g. {ignored[0]}); convert them to use them"
+            f"{display}: 1 file in the class folders is not a {kinds} image and was ignored (e.g. {ignored[0]}); "
+            "convert it to use it"
+            if len(ignored) == 1
+            else f"{display}: {len(ignored)} files in the class folders are not {kinds} images and were ignored "
+            f"(e.g. {ignored[0]}); convert them to use them"
         )
     return data
