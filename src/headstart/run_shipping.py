@@ -52,8 +52,8 @@ def choose_shipped(
     if beaten and not any(beaten.values()):
         doc["beats_majority"] = False
         reason = (
-            f"neither model beats guessing the majority class on the test items, so neither is worth deploying "
-            f"yet; {side} is saved so `predict` works ({reason}); collect more labels"
+            f"{reason}. But neither model beats guessing the majority class on the test items, so neither is "
+            f"worth deploying yet: collect more labels; the {side} model is saved so that `predict` works"
         )
     metrics["shipped"] = {"side": side, "reason": reason, **doc}
     return stack
