@@ -134,3 +134,48 @@ def test_fewshot_text_exports_when_it_ships_the_probe_alone(digits_run: Path, tm
     with pytest.raises(HeadstartError, match="refit with --strategy linear-probe for an ONNX model"):
         export_model(FewshotTextModel("blend", probe, tfidf), tmp_path / "blend", sample_items=sample,
                      classes=data.classes)  # fmt: skip
+
+
+def test_table_baselines_export_exactly_and_predict_onnx_reads_a_csv(tmp_path: Path) -> None:
+    """The trees (native categorical splits, missing values routed per node) and the one-hot linear model
+    become ONNX graphs that give the numpy models' probabilities exactly, also on rows with missing values
+    and categories the labeled rows never held; `predict --onnx` on a CSV matches `predict`."""
+    from headstart.backends import make_session
+    from headstart.baselines.tabular import TabularLinear, TreeModel
+    from headstart.data.splits import make_splits
+    from headstart.export import prepare_inputs
+
+    data = load_data("builtin:adult-table")
+    s = make_splits(data.y, seed=0, labels_per_class=60, max_test=400)
+    rows = [dict(data.items[i]) for i in s.test]
+    for j, r in enumerate(rows[:80]):
+        r[list(r)[j % len(r)]] = None
+    for r in rows[80:120]:
+        r.update({c: "never-seen" for c, v in r.items() if isinstance(v, str)})
+    train, val = [data.items[i] for i in s.train], [data.items[i] for i in s.val]
+    trees = TreeModel.fit(train, data.y[s.train], val, data.y[s.val], data.n_classes)
+    assert trees.encoder.categorical and trees.trees.is_categorical.any()  # categorical splits are exercised
+    linear = TabularLinear.fit(train + val, np.r_[data.y[s.train], data.y[s.val]], data.n_classes)
+    for model in (trees, linear):
+        folder = tmp_path / model.kind
+        plan = export_model(model, folder, sample_items=rows, classes=data.classes)
+        assert plan.contract["inputs"]["features"]["dtype"] == "float64"
+        got = make_session(folder / "model.onnx").run(None, prepare_inputs(plan.contract, rows))[0]
+        np.testing.assert_allclose(got, model.predict_proba(rows), atol=1e-7)
+    regression = TreeModel.fit(train, data.y[s.train].astype(float), val, data.y[s.val].astype(float), 0)
+    with pytest.raises(HeadstartError, match="regression baseline is not exported"):
+        export_model(regression, tmp_path / "reg", sample_items=rows, classes=[])
+
+    # a table run, end to end: export the shipped trees, then predict new rows of a CSV through ONNX Runtime
+    import pandas as pd
+
+    run = tmp_path / "run"
+    fit_run(FitConfig(data="builtin:adult-table", out=str(run), labels_per_class=30, max_test=200, progress=False))
+    report = export_run(run, side="baseline", bench_items=32, repeat=1)
+    assert report["parity"]["ok"] and report["parity"]["max_abs_prob_diff"] < 1e-7
+    pd.DataFrame(rows[:120]).to_csv(tmp_path / "new.csv", index=False)
+    via_onnx = predict_onnx(run, str(tmp_path / "new.csv"))
+    direct = predict_run(run, str(tmp_path / "new.csv"), side="baseline")
+    assert list(via_onnx["prediction"]) == list(direct["prediction"])
+    np.testing.assert_allclose(via_onnx.filter(like="p_").to_numpy(), direct.filter(like="p_").to_numpy(), atol=1e-6)
+    assert via_onnx.attrs["warnings"] == direct.attrs["warnings"] and via_onnx.attrs["warnings"]

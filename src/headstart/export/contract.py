@@ -98,6 +98,14 @@ def prepare_inputs(
     """Raw items -> the graph's input arrays, following ``contract`` (the content of preprocessing.json)."""
     from headstart.data.images import images_to_array, read_image
 
+    if contract["modality"] == "tabular":  # typed row dicts -> the encoder's matrix, float64
+        from headstart.baselines.table_features import TableEncoder
+
+        t = contract["table"]
+        enc = TableEncoder.from_dict(t["encoder"])
+        rows = list(items)
+        matrix = enc.tree_matrix(rows) if t["matrix"] == "tree" else enc.linear_matrix(rows)
+        return {"features": np.ascontiguousarray(matrix, dtype=np.float64)}
     if contract["modality"] == "text":
         t = contract["text"]
         if tokenizer is None:

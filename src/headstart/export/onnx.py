@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+import headstart.export.table_plans  # noqa: F401  registers the table exporters
 from headstart.backend_choice import forced_backend
 from headstart.backends import DEFAULT_OPSET, export_module, make_session
 from headstart.errors import HeadstartError
@@ -232,13 +233,21 @@ def predict_onnx(
     tokenizer = None
     if contract["modality"] == "text":
         tokenizer = _load_tokenizer(folder / contract["text"]["tokenizer"])
-    ids, items = load_unlabeled(
-        data, modality=contract["modality"], text_column=text_column or config.get("text_column")
-    )
+    notes: list[str] = []  # table columns whose new values the schema cannot read or never saw
+    if contract["modality"] == "tabular":
+        from headstart.data.table_rows import load_prediction_table
+
+        ids, items, _ = load_prediction_table(data, metrics["data"].get("table", {}), notes)
+    else:
+        ids, items = load_unlabeled(
+            data, modality=contract["modality"], text_column=text_column or config.get("text_column")
+        )
     proba = ort_proba(make_session(folder / name), contract, items, tokenizer=tokenizer)
     if not len(proba):
         proba = np.zeros((0, len(classes)), dtype=np.float32)
     df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
     for j, c in enumerate(classes):
         df[f"p_{c}"] = proba[:, j]
+    if notes:
+        df.attrs["warnings"] = notes
     return df

@@ -56,8 +56,6 @@ NOT_EXPORTABLE: dict[str, str] = {
             "no exporter); serve it with `headstart predict RUN_DIR NEW.csv` (no pickle involved)"
         )
         for kind, what in (
-            ("tabular-trees", "the gradient-boosted trees baseline (saved as node arrays, predicted with numpy)"),
-            ("tabular-linear", "the one-hot + scaled linear table baseline"),
             ("row-text", "a text model on table rows serialized as text"),
             ("tfidf-ridge", "the TF-IDF + ridge regression baseline"),
             ("pixel-ridge", "the pixel ridge regression baseline"),
