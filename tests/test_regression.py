@@ -3,6 +3,7 @@ on shuffled targets), conformal intervals, pickle-free regression baselines, and
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,7 @@ def test_diabetes_run_end_to_end(tmp_path: Path) -> None:
     v = m["verdict"]
     assert v["ci_low"] <= v["delta"] <= v["ci_high"] and v["label"] in ("helps", "no-difference", "negative-transfer")
     assert m["references"]["median"]["mae"] > min(m["transfer"]["mae"], m["baseline"]["mae"])
+    assert re.search(r"on validation \(MAE \d+\.\d{3} vs MAE \d+\.\d{3}\)", m["shipped"]["reason"])  # not -MAE
     pred = pd.read_csv(result.out / "predictions.csv")
     assert (pred["lower"] <= pred["prediction"]).all() and (pred["prediction"] <= pred["upper"]).all()
     report = (result.out / "report.html").read_text()

@@ -32,7 +32,7 @@ def choose_shipped(
 
     by = {a.name: a for a in arms}
     t, b = by["transfer"], by["scratch"]
-    side, reason = ship_rule(cfg.ship, t.val_score, b.val_score)
+    side, reason = ship_rule(cfg.ship, t.val_score, b.val_score, regression=task.target == "regression")
     doc: dict[str, Any] = {}
     if cfg.ship in ("best", "stack") and task.target != "regression":
         doc["decisive"], note = validation_is_decisive(t.val_score, b.val_score, len(task.y_train) + len(task.y_val))
@@ -59,15 +59,18 @@ def choose_shipped(
     return stack
 
 
-def ship_rule(ship: str, tv: float, bv: float) -> tuple[str, str]:
-    """``--ship``: forced side, or the side that won on validation (ties go to the simpler baseline)."""
+def ship_rule(ship: str, tv: float, bv: float, *, regression: bool = False) -> tuple[str, str]:
+    """``--ship``: forced side, or the side that won on validation (ties go to the simpler baseline).
+
+    Scores are higher-is-better: accuracy, or minus the MAE for ``regression`` (shown as the MAE)."""
     if ship in ("transfer", "baseline"):
         return ship, f"--ship {ship} was requested"
     if np.isnan(tv) or np.isnan(bv):
         return "transfer", "validation scores unavailable; shipping the transfer model"
+    shown = (lambda v: f"MAE {-v:.3f}") if regression else (lambda v: f"{v:.3f}")
     if tv > bv:
-        return "transfer", f"transfer was better on validation ({tv:.3f} vs {bv:.3f})"
+        return "transfer", f"transfer was better on validation ({shown(tv)} vs {shown(bv)})"
     return "baseline", (
-        f"the from-scratch baseline was at least as good on validation ({bv:.3f} vs {tv:.3f}); "
+        f"the from-scratch baseline was at least as good on validation ({shown(bv)} vs {shown(tv)}); "
         "shipping the simpler model"
     )
