@@ -46,17 +46,21 @@ NOT_EXPORTABLE: dict[str, str] = {
         "serve it with `headstart predict` (it needs no torch), or export the transfer model: "
         "`headstart export RUN_DIR --side transfer`"
     ),
+    "row-text": (
+        "a text model on table rows serialized as text is not exported to ONNX yet (the row-to-text step has "
+        "no contract); export the table baseline with `headstart export RUN_DIR --side baseline`, or serve it "
+        "with `headstart predict RUN_DIR NEW.csv`"
+    ),
     "stack": (
         "a stacked model (--ship stack) combines both sides and is not exported to ONNX; "
         "export one side with `headstart export RUN_DIR --side transfer` (or baseline)"
     ),
     **{
         kind: (
-            f"{what} is not exported to ONNX yet (skl2onnx is not installed here and tables/regression heads have "
-            "no exporter); serve it with `headstart predict RUN_DIR NEW.csv` (no pickle involved)"
+            f"{what} is not exported to ONNX yet (the exported graphs end in class probabilities); serve it "
+            "with `headstart predict RUN_DIR NEW.csv` (no pickle involved)"
         )
         for kind, what in (
-            ("row-text", "a text model on table rows serialized as text"),
             ("tfidf-ridge", "the TF-IDF + ridge regression baseline"),
             ("pixel-ridge", "the pixel ridge regression baseline"),
             ("ridge-probe", "a ridge (regression) probe"),
