@@ -70,3 +70,31 @@ def test_a_table_run_is_refused_before_any_training(tmp_path: Path) -> None:
     with pytest.raises(HeadstartError, match="tabular run; distill trains text and image students"):
         distill_run(run, student="tfidf", out=tmp_path / "student")
     assert not (tmp_path / "student").exists()
+
+
+def test_a_student_neither_faster_nor_smaller_than_its_teacher_does_not_ship() -> None:
+    """Seen on a folder of digits whose run shipped pixel logistic regression: the CNN student matched it and
+    'shipped' at 14x the latency and 12x the size. Accuracy alone is not a reason to swap models."""
+    from headstart.distill.distill import distill_verdict
+
+    def rates(student: float, teacher: float) -> dict[str, dict[str, float]]:
+        return {
+            "student": {"items_per_s": student, "latency_ms": 1e3 / student},
+            "teacher": {"items_per_s": teacher, "latency_ms": 1e3 / teacher},
+        }
+
+    def sizes(student: float, teacher: float) -> dict[str, dict[str, float]]:
+        return {"student": {"total_mb": student}, "teacher": {"total_mb": teacher}}
+
+    run = Path("runs/photos")
+    ships, why = distill_verdict(
+        0.0, 0.01, rates(614, 8573), sizes(1.2, 0.1), teacher="pixel logistic regression", run=run
+    )
+    assert not ships and "neither faster (614 vs 8573 items/s) nor smaller (1.2 vs 0.1 MB)" in why
+    assert distill_verdict(0.0, 0.01, rates(614, 90), sizes(1.2, 14.0), teacher="probe", run=run)[0]
+    assert distill_verdict(0.0, 0.01, rates(50, 90), sizes(1.2, 14.0), teacher="probe", run=run)[0]  # smaller
+    nan = float("nan")
+    slow = {"student": {"items_per_s": nan, "latency_ms": 3.0}, "teacher": {"items_per_s": nan, "latency_ms": 0.2}}
+    assert not distill_verdict(0.0, 0.01, slow, sizes(1.2, 0.1), teacher="t", run=run)[0]
+    missed, why = distill_verdict(0.04, 0.01, rates(614, 90), sizes(1.2, 14.0), teacher="probe", run=run)
+    assert not missed and "missed --max-drop 1.0 by 3.0 points" in why

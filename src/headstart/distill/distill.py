@@ -3,7 +3,8 @@ train + val items (+ an unlabeled pool), judge it against the teacher on the run
 CI (:func:`headstart.evaluation.compare.judge`, student = arm a, teacher = arm b), time both, and write a run
 directory (config.json, splits.json, metrics.json, model/, predictions.csv, report.html) that ``predict``,
 ``export`` and ``monitor`` accept. The student ships only if its test accuracy is within ``max_drop`` of the
-teacher's; otherwise metrics.json (``distill.ships = false``) and the CLI say by how much it missed.
+teacher's and it is faster or smaller than the teacher; otherwise metrics.json (``distill.ships = false``) and
+the CLI say by how much it missed, or that it has nothing to offer (:func:`distill_verdict`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,37 @@ def model_size(model: Any, folder: Path) -> dict[str, Any]:
         out["backbone_mb_fp32"] = out["backbone_params_m"] * 4.0
     out["total_mb"] = out["folder_mb"] + out.get("backbone_mb_fp32", 0.0)
     return out
+
+
+def distill_verdict(
+    drop: float,
+    max_drop: float,
+    speed: dict[str, dict[str, Any]],
+    size: dict[str, dict[str, Any]],
+    *,
+    teacher: str,
+    run: Path,
+) -> tuple[bool, str]:
+    """(ships, reason): the student ships when it is within ``max_drop`` of the teacher's accuracy *and* is
+    faster (items/s) or smaller (total MB) than the teacher; a student that is neither has nothing to offer."""
+    if drop > max_drop + 1e-12:
+        return False, (
+            f"the student missed --max-drop {100 * max_drop:.1f} by {100 * (drop - max_drop):.1f} points "
+            f"(drop {100 * drop:.1f} points); keep serving the teacher from {run}"
+        )
+    rate = {k: float(v.get("items_per_s", float("nan"))) for k, v in speed.items()}
+    mb = {k: float(v.get("total_mb", float("nan"))) for k, v in size.items()}
+    if np.isfinite(rate["student"]) and np.isfinite(rate["teacher"]):
+        faster = rate["student"] > rate["teacher"]
+    else:  # too few test items for a batch: batch-1 latency decides
+        faster = float(speed["student"].get("latency_ms", np.nan)) < float(speed["teacher"].get("latency_ms", np.nan))
+    if not (faster or mb["student"] < mb["teacher"]):
+        return False, (
+            f"the student is as accurate ({100 * drop:+.1f} points drop) but neither faster ({rate['student']:.0f} "
+            f"vs {rate['teacher']:.0f} items/s) nor smaller ({mb['student']:.1f} vs {mb['teacher']:.1f} MB) than "
+            f"the teacher ({teacher}); keep serving the teacher from {run}"
+        )
+    return True, f"the student is within {100 * max_drop:.1f} points of the teacher ({100 * drop:+.1f} points drop)"
 
 
 def measure_latency(model: Any, items: Sequence[Any]) -> dict[str, float]:
@@ -138,13 +170,6 @@ def distill_run(
     }
     verdict = judge(Comparison("student", "teacher"), arms, y_test, seed=seed)
     drop = float(verdict["b_score"] - verdict["a_score"])
-    ships = drop <= max_drop + 1e-12
-    reason = (
-        f"the student is within {100 * max_drop:.1f} points of the teacher ({100 * drop:+.1f} points drop)"
-        if ships
-        else f"the student missed --max-drop {100 * max_drop:.1f} by {100 * (drop - max_drop):.1f} points "
-        f"(drop {100 * drop:.1f} points); keep serving the teacher from {ri.run}"
-    )
     rundir = RunDir.open(out, overwrite=overwrite)  # lock, fresh partial folder; commit writes the manifest
     work = rundir.work
     model.save(work / "model")
@@ -152,6 +177,7 @@ def distill_run(
     speed = {"student": measure_latency(model, test_items), "teacher": measure_latency(ri.model, test_items)}
     teacher_folder = ri.run / {"transfer": "model", "baseline": "baseline", "stack": "stack"}[ri.side]
     size = {"student": model_size(model, work / "model"), "teacher": model_size(ri.model, teacher_folder)}
+    ships, reason = distill_verdict(drop, max_drop, speed, size, teacher=str(arms["teacher"].model_name), run=ri.run)
     backbone = student_backbone(student) or ri.config.get("backbone")
     config = {
         **ri.config,
@@ -194,7 +220,7 @@ def distill_run(
             "drop": drop,
             "max_drop": max_drop,
             "ships": ships,
-            "missed_by": None if ships else drop - max_drop,
+            "missed_by": None if drop <= max_drop + 1e-12 else drop - max_drop,
             "speed": speed,
             "size": size,
         },
