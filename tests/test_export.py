@@ -138,8 +138,9 @@ def test_fewshot_text_exports_when_it_ships_the_probe_alone(digits_run: Path, tm
 
 def test_table_baselines_export_exactly_and_predict_onnx_reads_a_csv(tmp_path: Path) -> None:
     """The trees (native categorical splits, missing values routed per node) and the one-hot linear model
-    become ONNX graphs that give the numpy models' probabilities exactly, also on rows with missing values
-    and categories the labeled rows never held; `predict --onnx` on a CSV matches `predict`."""
+    become ONNX graphs that give the numpy models' probabilities exactly (regressors: their values), also on
+    rows with missing values and categories the labeled rows never held; `predict --onnx` on a CSV matches
+    `predict`."""
     from headstart.backends import make_session
     from headstart.baselines.tabular import TabularLinear, TreeModel
     from headstart.data.splits import make_splits
@@ -162,9 +163,25 @@ def test_table_baselines_export_exactly_and_predict_onnx_reads_a_csv(tmp_path: P
         assert plan.contract["inputs"]["features"]["dtype"] == "float64"
         got = make_session(folder / "model.onnx").run(None, prepare_inputs(plan.contract, rows))[0]
         np.testing.assert_allclose(got, model.predict_proba(rows), atol=1e-7)
-    regression = TreeModel.fit(train, data.y[s.train].astype(float), val, data.y[s.val].astype(float), 0)
-    with pytest.raises(HeadstartError, match="regression baseline is not exported"):
-        export_model(regression, tmp_path / "reg", sample_items=rows, classes=[])
+
+    # regressors (hours per week from the other columns): the value [N, 1] in float64, exactly the numpy one
+    def hours(rs: list[dict]) -> tuple[list[dict], np.ndarray]:
+        return [{k: v for k, v in r.items() if k != "hours_per_week"} for r in rs], np.array(
+            [float(r["hours_per_week"]) for r in rs]
+        )
+
+    (tr_x, tr_y), (va_x, va_y) = hours(train), hours(val)
+    new_rows = [{k: v for k, v in r.items() if k != "hours_per_week"} for r in rows]
+    reg_trees = TreeModel.fit(tr_x, tr_y, va_x, va_y, 0)
+    assert reg_trees.trees.is_categorical.any()
+    for model in (reg_trees, TabularLinear.fit(tr_x + va_x, np.r_[tr_y, va_y], 0)):
+        folder = tmp_path / f"reg-{model.kind}"
+        plan = export_model(model, folder, sample_items=new_rows, classes=[])
+        assert plan.contract["task"] == "regression" and plan.contract["output"]["dtype"] == "float64"
+        assert plan.contract["output"]["interval_halfwidth"] == pytest.approx(model.halfwidth)
+        got = make_session(folder / "model.onnx").run(None, prepare_inputs(plan.contract, new_rows))[0]
+        assert got.shape == (len(new_rows), 1) and got.dtype == np.float64
+        np.testing.assert_allclose(got[:, 0], model.predict(new_rows), rtol=1e-12, atol=1e-9)
 
     # a table run, end to end: export the shipped trees, then predict new rows of a CSV through ONNX Runtime
     import pandas as pd
@@ -179,3 +196,44 @@ def test_table_baselines_export_exactly_and_predict_onnx_reads_a_csv(tmp_path: P
     assert list(via_onnx["prediction"]) == list(direct["prediction"])
     np.testing.assert_allclose(via_onnx.filter(like="p_").to_numpy(), direct.filter(like="p_").to_numpy(), atol=1e-6)
     assert via_onnx.attrs["warnings"] == direct.attrs["warnings"] and via_onnx.attrs["warnings"]
+
+
+def test_regression_runs_export_the_value_and_predict_onnx_gives_the_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text regression run's ridge probe exports as backbone + folded ridge -> [N, 1]; `predict --onnx`
+    writes predict's columns (value, 90% interval) and matches the torch fp32 model; the pixel ridge too."""
+    import pandas as pd
+
+    from headstart.backends import make_session
+    from headstart.baselines.regression import PixelRidge
+    from headstart.export import prepare_inputs
+
+    words = load_data("builtin:word-pleasantness")
+    pd.DataFrame({"text": words.items[:400], "label": words.y[:400]}).to_csv(tmp_path / "r.csv", index=False)
+    run = tmp_path / "run"
+    fit_run(FitConfig(data=str(tmp_path / "r.csv"), out=str(run), max_test=100, ship="transfer", progress=False))
+    res = CliRunner().invoke(app, ["export", str(run), "--quiet"])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "test MAE: torch" in said and "max |y_onnx - y_torch| =" in said and "std (ok)" in said
+    report = json.loads((run / "export" / "export.json").read_text())
+    assert report["kind"] == "ridge-probe" and report["task"] == "regression" and report["parity"]["ok"]
+    mae = json.loads((run / "metrics.json").read_text())["transfer"]["mae"]
+    assert report["mae"]["onnx_fp32"] == pytest.approx(mae, rel=0.05)  # fit scored the same items (maybe bf16)
+    pd.DataFrame({"text": words.items[400:460]}).to_csv(tmp_path / "new.csv", index=False)
+    via_onnx = predict_onnx(run, str(tmp_path / "new.csv"))
+    monkeypatch.setenv("HEADSTART_BACKEND", "torch")  # the fp32 reference, as export's parity check uses
+    direct = predict_run(run, str(tmp_path / "new.csv"))
+    assert list(via_onnx.columns) == list(direct.columns) == ["id", "prediction", "lower", "upper"]
+    np.testing.assert_allclose(via_onnx[["prediction", "lower", "upper"]], direct[["prediction", "lower", "upper"]],
+                               atol=1e-4 * float(np.std(words.y)))  # fmt: skip
+    assert (via_onnx.upper - via_onnx.lower > 0).all()
+
+    digits = load_data("builtin:digits")
+    model = PixelRidge.fit(digits.items[:300], digits.y[:300].astype(float), side=8, gray=True)
+    plan = export_model(model, tmp_path / "pixel-ridge", sample_items=digits.items[300:340], classes=[])
+    got = make_session(tmp_path / "pixel-ridge" / "model.onnx").run(
+        None, prepare_inputs(plan.contract, digits.items[300:340])
+    )[0]
+    np.testing.assert_allclose(got[:, 0], model.predict(digits.items[300:340]), atol=1e-4)

@@ -32,16 +32,29 @@ def export(
     if export_multitask_if_multitask(run_dir, quantize, say):
         return
     rep = export_run(run_dir, fmt=format, quantize=quantize, side=side, max_items=max_items or None, echo=say)
-    par, acc, speed = rep["parity"], rep["accuracy"], rep["speed"]
+    par, speed = rep["parity"], rep["speed"]
     ok = "[green]ok[/]" if par["ok"] else "[bold red]OUT OF TOLERANCE[/]"
-    console.print(
-        f"parity on {rep['n_test']} test inputs: max |p_onnx - p_torch| = {par['max_abs_prob_diff']:.2e} ({ok}), "
-        f"label agreement {100 * par['label_agreement']:.2f}%",
-        highlight=False,
-    )
-    line = f"test accuracy: torch {100 * acc['torch']:.2f}%, onnx fp32 {100 * acc['onnx_fp32']:.2f}%"
-    if "onnx_int8" in acc:
-        line += f", onnx int8 {100 * acc['onnx_int8']:.2f}% (delta {100 * rep['int8']['accuracy_delta_vs_fp32']:+.2f})"
+    if rep.get("task") == "regression":
+        mae = rep["mae"]
+        console.print(
+            f"parity on {rep['n_test']} test inputs: max |y_onnx - y_torch| = {par['max_abs_diff']:.2e}, "
+            f"{par['max_diff_over_target_std']:.1e} std ({ok})",
+            highlight=False,
+        )
+        line = f"test MAE: torch {mae['torch']:.4g}, onnx fp32 {mae['onnx_fp32']:.4g}"
+        if "onnx_int8" in mae:
+            line += f", onnx int8 {mae['onnx_int8']:.4g} (delta {rep['int8']['mae_delta_vs_fp32']:+.3g})"
+    else:
+        acc = rep["accuracy"]
+        console.print(
+            f"parity on {rep['n_test']} test inputs: max |p_onnx - p_torch| = {par['max_abs_prob_diff']:.2e} "
+            f"({ok}), label agreement {100 * par['label_agreement']:.2f}%",
+            highlight=False,
+        )
+        line = f"test accuracy: torch {100 * acc['torch']:.2f}%, onnx fp32 {100 * acc['onnx_fp32']:.2f}%"
+        if "onnx_int8" in acc:
+            delta = 100 * rep["int8"]["accuracy_delta_vs_fp32"]
+            line += f", onnx int8 {100 * acc['onnx_int8']:.2f}% (delta {delta:+.2f})"
     console.print(line, highlight=False)
     for name in ("torch", "onnx_fp32", "onnx_int8"):
         if name in speed:

@@ -1,6 +1,7 @@
 """``headstart export RUN_DIR --format onnx``: the shipped model's full inference path as ONNX.
 
-The graph is backbone + head (or the whole baseline network) ending in class probabilities; preprocessing
+The graph is backbone + head (or the whole baseline network) ending in class probabilities (a regression
+model: the predicted value, ``[N, 1]``, with the 90% interval's half-width in the contract); preprocessing
 (image decode/resize/normalise, tokenization) stays outside it and is written down as a contract in
 ``export/preprocessing.json`` (:mod:`headstart.export.contract`). This module writes the exported bundle
 (:func:`export_model`: graph + contract + tokenizer, from the exporter registered for the model's kind in
@@ -37,6 +38,8 @@ EXPORT_DIR = "export"
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 OUTPUT_NAME = "probabilities"
+VALUE_NAME = "prediction"  # a regression graph's output: [N, 1] in the target's units
+REGRESSION_TOLERANCE = 1e-4  # max |y_onnx - y_torch| / the test targets' spread accepted as parity
 
 
 def export_model(
@@ -50,8 +53,10 @@ def export_model(
     sample = list(sample_items[:2])
     example = prepare_inputs(plan.contract, sample, tokenizer=plan.tokenizer)
     tensors = [torch.from_numpy(example[n]) for n in plan.input_names]
+    regression = plan.task == "regression"
+    output_name = VALUE_NAME if regression else OUTPUT_NAME
     export_module(
-        plan.module, tensors, folder / FP32_FILE, input_names=plan.input_names, output_name=OUTPUT_NAME, opset=opset
+        plan.module, tensors, folder / FP32_FILE, input_names=plan.input_names, output_name=output_name, opset=opset
     )
     if plan.tokenizer is not None:
         plan.tokenizer.save_pretrained(str(folder / plan.contract["text"]["tokenizer"]))
@@ -60,13 +65,25 @@ def export_model(
         "kind": getattr(model, "kind", ""),
         "model_name": getattr(model, "name", ""),
         **plan.contract,
-        "output": {
-            "name": OUTPUT_NAME,
-            "shape": ["N", len(classes)],
-            "dtype": "float32",
-            "meaning": "class probabilities",
-        },
-        "classes": list(classes),
+        "task": plan.task,
+        "output": (
+            {
+                "name": VALUE_NAME,
+                "shape": ["N", 1],
+                "dtype": plan.output_dtype,
+                "meaning": "the predicted value, in the target's units",
+                "interval_halfwidth": plan.halfwidth if np.isfinite(plan.halfwidth) else None,
+                "interval": "prediction +- interval_halfwidth: the 90% conformal interval `headstart predict` gives",
+            }
+            if regression
+            else {
+                "name": OUTPUT_NAME,
+                "shape": ["N", len(classes)],
+                "dtype": "float32",
+                "meaning": "class probabilities",
+            }
+        ),
+        "classes": [] if regression else list(classes),
         "opset": opset,
         "notes": plan.notes,
     }
@@ -107,6 +124,38 @@ def _test_split(run: Path, config: dict[str, Any]) -> tuple[Any, np.ndarray]:
     return _take(data.items, splits.test), data.y[splits.test]
 
 
+def _accuracy(p: np.ndarray, y: np.ndarray) -> float:
+    return float((p.argmax(1) == y).mean())
+
+
+def _mae(v: np.ndarray, y: np.ndarray) -> float:
+    return float(np.abs(v[:, 0].astype(np.float64) - y).mean())
+
+
+def _parity(task: str, ref: np.ndarray, got: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """export.json ``parity``: ORT fp32 vs the torch fp32 reference on the same items."""
+    diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+    compared = "torch fp32 model on its own preprocessing vs ORT fp32 on preprocessing.json"
+    if task == "regression":
+        spread = float(np.std(y)) or 1.0  # the diff in units of the test targets' standard deviation
+        return {
+            "max_abs_diff": float(diff.max()),
+            "mean_abs_diff": float(diff.mean()),
+            "max_diff_over_target_std": float(diff.max()) / spread,
+            "tolerance": REGRESSION_TOLERANCE,
+            "ok": bool(float(diff.max()) / spread < REGRESSION_TOLERANCE),
+            "compared": compared,
+        }
+    return {
+        "max_abs_prob_diff": float(diff.max()),
+        "mean_abs_prob_diff": float(diff.mean()),
+        "label_agreement": float((got.argmax(1) == ref.argmax(1)).mean()),
+        "tolerance": PARITY_TOLERANCE,
+        "ok": bool(float(diff.max()) < PARITY_TOLERANCE),
+        "compared": compared,
+    }
+
+
 def export_run(
     run_dir: str | Path,
     *,
@@ -130,7 +179,7 @@ def export_run(
     run = Path(run_dir)
     model, config, metrics = load_shipped(run, side)
     chosen = side or metrics.get("shipped", {}).get("side", "transfer")
-    classes = list(metrics["data"]["classes"])
+    classes = list(metrics["data"].get("classes") or [])
     _plan_for(model)  # a clear error for a non-exportable kind before any data is loaded
     say(f"loading the test split of {config.get('data') or config.get('target')}")
     test_items, y_test = _test_split(run, config)
@@ -155,9 +204,7 @@ def export_run(
         with forced_backend("torch"):  # the reference: the model in torch fp32, as the graph is
             p_torch = plan.torch_proba(test_items)
         probs = {name: ort_proba(s, contract, test_items, tokenizer=plan.tokenizer) for name, s in sessions.items()}
-        acc_torch = float((p_torch.argmax(1) == y_test).mean())
         p32 = probs["onnx_fp32"]
-        max_abs = float(np.abs(p32 - p_torch).max())
         report: dict[str, Any] = {
             "format": "onnx",
             "side": chosen,
@@ -170,31 +217,28 @@ def export_run(
             },
             "opset": opset,
             "n_test": len(test_items),
-            "parity": {
-                "max_abs_prob_diff": max_abs,
-                "mean_abs_prob_diff": float(np.abs(p32 - p_torch).mean()),
-                "label_agreement": float((p32.argmax(1) == p_torch.argmax(1)).mean()),
-                "tolerance": PARITY_TOLERANCE,
-                "ok": bool(max_abs < PARITY_TOLERANCE),
-                "compared": "torch fp32 model on its own preprocessing vs ORT fp32 on preprocessing.json",
-            },
-            "accuracy": {"torch": acc_torch, "onnx_fp32": float((p32.argmax(1) == y_test).mean())},
+            "task": plan.task,
+            "parity": _parity(plan.task, p_torch, p32, y_test),
             "notes": plan.notes,
         }
+        if plan.task == "regression":
+            report["mae"] = {k: _mae(v, y_test) for k, v in (("torch", p_torch), *probs.items())}
+        else:
+            report["accuracy"] = {k: _accuracy(v, y_test) for k, v in (("torch", p_torch), *probs.items())}
         if quantize == "int8":
             p8 = probs["onnx_int8"]
-            acc8 = float((p8.argmax(1) == y_test).mean())
-            report["accuracy"]["onnx_int8"] = acc8
-            report["int8"] = {
-                "accuracy_delta_vs_fp32": acc8 - report["accuracy"]["onnx_fp32"],
-                "label_agreement_vs_fp32": float((p8.argmax(1) == p32.argmax(1)).mean()),
-                "max_abs_prob_diff_vs_fp32": float(np.abs(p8 - p32).max()),
-                "file_mb": (out / INT8_FILE).stat().st_size / 1e6,
-                **qinfo,
-            }
+            report["int8"] = {"file_mb": (out / INT8_FILE).stat().st_size / 1e6, **qinfo}
+            if plan.task == "regression":
+                report["int8"]["mae_delta_vs_fp32"] = report["mae"]["onnx_int8"] - report["mae"]["onnx_fp32"]
+                report["int8"]["max_abs_diff_vs_fp32"] = float(np.abs(p8 - p32).max())
+            else:
+                acc = report["accuracy"]
+                report["int8"]["accuracy_delta_vs_fp32"] = acc["onnx_int8"] - acc["onnx_fp32"]
+                report["int8"]["label_agreement_vs_fp32"] = float((p8.argmax(1) == p32.argmax(1)).mean())
+                report["int8"]["max_abs_prob_diff_vs_fp32"] = float(np.abs(p8 - p32).max())
             if not qinfo["quantized_nodes"]:
                 report["int8"]["note"] = (
-                    "nothing to quantize: dynamic int8 covers MatMul/Gemm (the classifier head stays fp32) and "
+                    "nothing to quantize: dynamic int8 covers MatMul/Gemm (the output head stays fp32) and "
                     "convolutions are kept fp32 (ConvInteger measured ~10x slower and less accurate)"
                 )
         report["fp32_file_mb"] = (out / FP32_FILE).stat().st_size / 1e6
@@ -229,7 +273,7 @@ def predict_onnx(
     contract = json.loads((folder / "preprocessing.json").read_text())
     if int(contract.get("format_version", 0)) > FORMAT_VERSION:
         raise HeadstartError(f"{folder}/preprocessing.json is from a newer headstart; upgrade headstart")
-    classes = np.array(contract.get("classes") or metrics["data"]["classes"])
+    classes = np.array(contract.get("classes") or metrics["data"].get("classes") or [])
     tokenizer = None
     if contract["modality"] == "text":
         tokenizer = _load_tokenizer(folder / contract["text"]["tokenizer"])
@@ -244,10 +288,16 @@ def predict_onnx(
         )
     proba = ort_proba(make_session(folder / name), contract, items, tokenizer=tokenizer)
     if not len(proba):
-        proba = np.zeros((0, len(classes)), dtype=np.float32)
-    df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
-    for j, c in enumerate(classes):
-        df[f"p_{c}"] = proba[:, j]
+        proba = np.zeros((0, max(1, len(classes))), dtype=np.float32)
+    if contract.get("task") == "regression":  # the columns `headstart predict` writes for a regression run
+        value = proba[:, 0].astype(np.float64) if len(proba) else np.zeros(0)
+        hw = contract["output"].get("interval_halfwidth")
+        hw = float("nan") if hw is None else float(hw)
+        df = pd.DataFrame({"id": ids, "prediction": value, "lower": value - hw, "upper": value + hw})
+    else:
+        df = pd.DataFrame({"id": ids, "prediction": classes[proba.argmax(1)], "confidence": proba.max(1)})
+        for j, c in enumerate(classes):
+            df[f"p_{c}"] = proba[:, j]
     if notes:
         df.attrs["warnings"] = notes
     return df

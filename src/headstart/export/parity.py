@@ -34,7 +34,8 @@ def _run_batches(session: Any, inputs: dict[str, np.ndarray], batch_size: int) -
 def ort_proba(
     session: Any, contract: dict[str, Any], items: Sequence[Any], *, tokenizer: Any = None, batch_size: int = 64
 ) -> np.ndarray:
-    """Probabilities from an exported graph on raw items (text in token-length-sorted batches)."""
+    """The exported graph's output on raw items (text in token-length-sorted batches): probabilities, or a
+    regression graph's values ``[N, 1]``."""
     n = len(items)
     if contract["modality"] == "text":
         lengths = np.array([len(t) for t in items])
@@ -44,15 +45,15 @@ def ort_proba(
             idx = order[s : s + batch_size]
             feeds = prepare_inputs(contract, [items[i] for i in idx], tokenizer=tokenizer)
             p = session.run(None, feeds)[0]
-            if out is None:
-                out = np.zeros((n, p.shape[1]), dtype=np.float32)
+            if out is None:  # float32 probabilities; a table regressor's values stay float64
+                out = np.zeros((n, p.shape[1]), dtype=p.dtype)
             out[idx] = p
-        return out if out is not None else np.zeros((0, len(contract["classes"])), np.float32)
+        return out if out is not None else np.zeros((0, max(1, len(contract["classes"]))), np.float32)
     outs = []
     for s in range(0, n, batch_size):
         feeds = prepare_inputs(contract, list(items[s : s + batch_size]), tokenizer=tokenizer)
         outs.append(session.run(None, feeds)[0])
-    return np.concatenate(outs).astype(np.float32) if outs else np.zeros((0, len(contract["classes"])), np.float32)
+    return np.concatenate(outs) if outs else np.zeros((0, max(1, len(contract["classes"]))), np.float32)
 
 
 def _time(fn: Callable[[], Any], repeat: int) -> float:

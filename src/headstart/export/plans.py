@@ -1,4 +1,5 @@
-"""Exporters: how each model kind becomes a torch module ``(*inputs) -> probabilities`` ready for ONNX.
+"""Exporters: how each model kind becomes a torch module ``(*inputs) -> probabilities`` (a regression model:
+``-> values [N, 1]`` in the target's units) ready for ONNX.
 
 An exporter turns a fitted model into an :class:`ExportPlan` (the module, its input names, its preprocessing
 contract and the torch reference prediction). :data:`EXPORTERS` is the registry by model kind and
@@ -27,8 +28,9 @@ __all__ = ["EXPORTERS", "NOT_EXPORTABLE", "ExportPlan", "encoder_head_plan", "re
 
 @dataclass
 class ExportPlan:
-    """What an exporter hands back: a torch module ``(*inputs) -> probabilities [N, K]`` ready to export, the
-    preprocessing contract its inputs follow, and the torch reference prediction on raw items."""
+    """What an exporter hands back: a torch module ``(*inputs) -> probabilities [N, K]`` (``task`` regression:
+    ``-> values [N, 1]``) ready to export, the preprocessing contract its inputs follow, and the torch
+    reference prediction on raw items (the same shape as the module's output)."""
 
     module: nn.Module
     input_names: list[str]
@@ -36,6 +38,9 @@ class ExportPlan:
     torch_proba: Callable[[Sequence[Any]], np.ndarray]
     tokenizer: Any = None  # text: saved next to the graph (tokenization stays outside it)
     notes: list[str] = field(default_factory=list)
+    task: str = "classification"  # or "regression"
+    output_dtype: str = "float32"
+    halfwidth: float = float("nan")  # regression: the 90% conformal half-width predict adds as lower / upper
 
 
 Exporter = Callable[[Any], ExportPlan]
@@ -55,17 +60,11 @@ NOT_EXPORTABLE: dict[str, str] = {
         "a stacked model (--ship stack) combines both sides and is not exported to ONNX; "
         "export one side with `headstart export RUN_DIR --side transfer` (or baseline)"
     ),
-    **{
-        kind: (
-            f"{what} is not exported to ONNX yet (the exported graphs end in class probabilities); serve it "
-            "with `headstart predict RUN_DIR NEW.csv` (no pickle involved)"
-        )
-        for kind, what in (
-            ("tfidf-ridge", "the TF-IDF + ridge regression baseline"),
-            ("pixel-ridge", "the pixel ridge regression baseline"),
-            ("ridge-probe", "a ridge (regression) probe"),
-        )
-    },
+    "tfidf-ridge": (
+        "the TF-IDF + ridge regression baseline is a scikit-learn text pipeline and is not exported to ONNX; "
+        "serve it with `headstart predict RUN_DIR NEW.csv` (no pickle involved), or export the transfer model: "
+        "`headstart export RUN_DIR --side transfer`"
+    ),
 }
 
 
@@ -99,6 +98,29 @@ def _folded_linear(head: Any) -> nn.Linear:
     with torch.no_grad():
         lin.weight.copy_(torch.from_numpy(W.astype(np.float32)))
         lin.bias.copy_(torch.from_numpy(b.astype(np.float32)))
+    return lin
+
+
+class _Value(nn.Module):
+    """features(*inputs) -> linear -> ``[N, 1]``: a regression head, in the target's units."""
+
+    def __init__(self, features: nn.Module, linear: nn.Module) -> None:
+        super().__init__()
+        self.features = features
+        self.linear = linear
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        return self.linear(self.features(*inputs))  # type: ignore[no-any-return]
+
+
+def _folded_ridge(head: Any) -> nn.Linear:
+    """A RidgeHead (standardize + ``@ w + b``, float64) folded into one float32 ``nn.Linear`` with 1 output."""
+    w = np.asarray(head.w, dtype=np.float64) / np.asarray(head.scale, dtype=np.float64)
+    b = float(head.b) - float(w @ np.asarray(head.mean, dtype=np.float64))
+    lin = nn.Linear(len(w), 1)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(w.astype(np.float32))[None, :])
+        lin.bias.fill_(b)
     return lin
 
 
@@ -136,6 +158,54 @@ def _plan_linear_probe(model: Any) -> ExportPlan:
     )
 
 
+@register_exporter("ridge-probe")
+def _plan_ridge_probe(model: Any) -> ExportPlan:
+    """Frozen backbone + ridge head: ``(inputs) -> value [N, 1]``."""
+    from headstart.features import embed
+
+    encoder = model.encoder()
+
+    def reference(items: Sequence[Any]) -> np.ndarray:  # torch forward + the float64 head
+        emb = embed(encoder, list(items), device="cpu", progress=False)
+        return model.head.predict(emb)[:, None]  # type: ignore[no-any-return]
+
+    graph = EncoderGraph(encoder)
+    return ExportPlan(
+        module=_Value(graph, _folded_ridge(model.head)).eval(),
+        input_names=graph.input_names,
+        contract=encoder_contract(encoder),
+        torch_proba=reference,
+        tokenizer=_text_tokenizer(encoder),
+        notes=["standardization folded into the ridge head (float32)"],
+        task="regression",
+        halfwidth=float(model.halfwidth),
+    )
+
+
+@register_exporter("ridge-probe")
+def _plan_ridge_probe(model: Any) -> ExportPlan:
+    """Frozen backbone + ridge head: ``(inputs) -> value [N, 1]``."""
+    from headstart.features import embed
+
+    encoder = model.encoder()
+
+    def reference(items: Sequence[Any]) -> np.ndarray:  # torch forward + the float64 head
+        emb = embed(encoder, list(items), device="cpu", progress=False)
+        return model.head.predict(emb)[:, None]  # type: ignore[no-any-return]
+
+    graph = EncoderGraph(encoder)
+    return ExportPlan(
+        module=_Value(graph, _folded_ridge(model.head)).eval(),
+        input_names=graph.input_names,
+        contract=encoder_contract(encoder),
+        torch_proba=reference,
+        tokenizer=_text_tokenizer(encoder),
+        notes=["standardization folded into the ridge head (float32)"],
+        task="regression",
+        halfwidth=float(model.halfwidth),
+    )
+
+
 @register_exporter("finetuned")
 def _plan_finetuned(model: Any) -> ExportPlan:
     net = model.model
@@ -167,20 +237,36 @@ def _plan_small_cnn(model: Any) -> ExportPlan:
     )
 
 
+class _Flatten(nn.Module):  # the scikit-learn pixel features are the H,W,C pixels flattened
+    def forward(self, pixel_values: Tensor) -> Tensor:
+        return pixel_values.permute(0, 2, 3, 1).reshape(pixel_values.shape[0], -1)
+
+
 @register_exporter("pixel-logreg")
 def _plan_pixel_logreg(model: Any) -> ExportPlan:
-    class Flatten(nn.Module):  # the scikit-learn features are the H,W,C pixels flattened
-        def forward(self, pixel_values: Tensor) -> Tensor:
-            return pixel_values.permute(0, 2, 3, 1).reshape(pixel_values.shape[0], -1)
-
     side = min(int(model.side), 32)
     note = "grayscale model: images converted to 1 channel (L)" if model.gray else "converted to RGB"
     return ExportPlan(
-        module=_Softmax(Flatten(), _folded_linear(model.head)).eval(),
+        module=_Softmax(_Flatten(), _folded_linear(model.head)).eval(),
         input_names=["pixel_values"],
         contract=_direct_resize_contract(side, model.gray, 0.0, 1.0, note),
         torch_proba=model.predict_proba,
         notes=["pixel logistic regression exported as flatten + linear + softmax"],
+    )
+
+
+@register_exporter("pixel-ridge")
+def _plan_pixel_ridge(model: Any) -> ExportPlan:
+    side = min(int(model.side), 32)
+    note = "grayscale model: images converted to 1 channel (L)" if model.gray else "converted to RGB"
+    return ExportPlan(
+        module=_Value(_Flatten(), _folded_ridge(model.head)).eval(),
+        input_names=["pixel_values"],
+        contract=_direct_resize_contract(side, model.gray, 0.0, 1.0, note),
+        torch_proba=lambda items: np.asarray(model.predict(items), dtype=np.float64)[:, None],
+        notes=["pixel ridge regression exported as flatten + linear"],
+        task="regression",
+        halfwidth=float(model.halfwidth),
     )
 
 

@@ -2,7 +2,8 @@
 
 The trees are saved as node arrays (:mod:`headstart.baselines.trees`), and the graph is the same traversal
 written in torch ops that ONNX has (Gather, GatherElements, Where, IsNaN): scikit-learn's categorical
-re-coding, then ``max_depth + 1`` unrolled steps down every tree at once, then the sigmoid or softmax. Category
+re-coding, then ``max_depth + 1`` unrolled steps down every tree at once, then the sigmoid or softmax (a regressor: the
+sum of its leaves, ``[N, 1]`` in the target's units). Category
 bitsets become a ``[n_bitsets * 256]`` membership table, so a categorical split is one Gather. All of it runs
 in float64, as the numpy traversal does, so a row never takes another branch at a threshold.
 
@@ -14,14 +15,12 @@ applies it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from headstart.errors import HeadstartError
 from headstart.export.plans import ExportPlan, register_exporter
 
 __all__ = ["TreeGraph"]
@@ -35,13 +34,15 @@ def _membership(bitsets: np.ndarray) -> np.ndarray:
 
 
 class TreeGraph(nn.Module):
-    """``features [N, F] float64`` (the TableEncoder's tree matrix) -> class probabilities ``[N, K]`` float32."""
+    """``features [N, F] float64`` (the TableEncoder's tree matrix) -> class probabilities ``[N, K]`` float32,
+    or for a regressor the predicted values ``[N, 1]`` float64."""
 
     def __init__(self, model: Any) -> None:
         super().__init__()
         t = model.trees
         self.depth = int(t.max_depth)
         self.n_categorical = len(t.categories)
+        self.regression = int(model.n_classes) == 0
         self.binary = t.baseline.shape[0] == 1
         f64 = torch.float64
         self.register_buffer("order", torch.from_numpy(t.order.astype(np.int64)))
@@ -90,6 +91,8 @@ class TreeGraph(nn.Module):
             go_left = (split_on_set & self.member[self.bitset_row[node] + code]) | (~split_on_set & go_left)
             node = torch.where(self.leaf[node], node, torch.where(go_left, self.left[node], self.right[node]))
         raw = self.value[node] @ self.outputs + self.baseline
+        if self.regression:
+            return raw
         if self.binary:
             p1 = torch.sigmoid(raw[:, :1])
             proba = torch.cat([1.0 - p1, p1], dim=1)
@@ -99,17 +102,21 @@ class TreeGraph(nn.Module):
 
 
 class LinearGraph(nn.Module):
-    """``features [N, F] float64`` (the TableEncoder's linear matrix) -> standardize, affine, softmax."""
+    """``features [N, F] float64`` (the TableEncoder's linear matrix) -> standardize, affine, softmax (a ridge
+    head: the value ``[N, 1]`` float64)."""
 
     def __init__(self, head: Any) -> None:
         super().__init__()
-        W = np.asarray(head.W, dtype=np.float64) / np.asarray(head.scale, dtype=np.float64)[None, :]
-        b = np.asarray(head.b, dtype=np.float64) - W @ np.asarray(head.mean, dtype=np.float64)
+        self.regression = hasattr(head, "w")  # RidgeHead: w [F], b scalar; LinearHead: W [K, F], b [K]
+        W = np.atleast_2d(np.asarray(head.w if self.regression else head.W, dtype=np.float64))
+        W = W / np.asarray(head.scale, dtype=np.float64)[None, :]
+        b = np.atleast_1d(np.asarray(head.b, dtype=np.float64)) - W @ np.asarray(head.mean, dtype=np.float64)
         self.register_buffer("weight", torch.from_numpy(W.T.copy()))
         self.register_buffer("bias", torch.from_numpy(b))
 
     def forward(self, features: Tensor) -> Tensor:
-        return torch.softmax(features @ self.weight + self.bias, dim=1).to(torch.float32)
+        raw = features @ self.weight + self.bias
+        return raw if self.regression else torch.softmax(raw, dim=1).to(torch.float32)
 
 
 def _table_contract(model: Any, matrix: str) -> dict[str, Any]:
@@ -133,44 +140,41 @@ def _table_contract(model: Any, matrix: str) -> dict[str, Any]:
     }
 
 
-def _classification_only(model: Any) -> None:
+def _reference(model: Any) -> Any:
+    """The numpy model on typed rows: probabilities ``[N, K]``, or a regressor's values ``[N, 1]``."""
     if int(model.n_classes) == 0:
-        raise HeadstartError(
-            f"the {model.name} regression baseline is not exported to ONNX yet (the graph's output is class "
-            "probabilities); serve it with `headstart predict RUN_DIR NEW.csv` (no pickle involved)"
-        )
+        return lambda items: np.asarray(model.predict(list(items)), dtype=np.float64)[:, None]
+    return lambda items: model.predict_proba(list(items))
+
+
+def _task(model: Any) -> dict[str, Any]:
+    if int(model.n_classes) != 0:
+        return {}
+    return {"task": "regression", "output_dtype": "float64", "halfwidth": float(model.halfwidth)}
 
 
 @register_exporter("tabular-trees")
 def _plan_trees(model: Any) -> ExportPlan:
-    _classification_only(model)
-
-    def reference(items: Sequence[Any]) -> np.ndarray:
-        return model.predict_proba(list(items))  # type: ignore[no-any-return]
-
     return ExportPlan(
         module=TreeGraph(model).eval(),
         input_names=["features"],
         contract=_table_contract(model, "tree"),
-        torch_proba=reference,
+        torch_proba=_reference(model),
         notes=[
             "trees exported from their node arrays; the reference is headstart's numpy traversal (float64)",
             f"{len(model.trees.roots)} trees, {int(model.trees.max_depth) + 1} unrolled steps",
         ],
+        **_task(model),
     )
 
 
 @register_exporter("tabular-linear")
 def _plan_linear(model: Any) -> ExportPlan:
-    _classification_only(model)
-
-    def reference(items: Sequence[Any]) -> np.ndarray:
-        return model.predict_proba(list(items))  # type: ignore[no-any-return]
-
     return ExportPlan(
         module=LinearGraph(model.head).eval(),
         input_names=["features"],
         contract=_table_contract(model, "linear"),
-        torch_proba=reference,
+        torch_proba=_reference(model),
         notes=["standardization folded into the linear head (float64)"],
+        **_task(model),
     )
