@@ -40,7 +40,19 @@ def friendly(fn: F) -> F:
             )
             raise typer.Exit(130) from None
 
+    wrapper.__doc__ = reflow(fn.__doc__)
     return wrapper  # type: ignore[return-value]
+
+
+def reflow(doc: str | None) -> str | None:
+    """A docstring's paragraphs as single lines, so `--help` wraps them to the terminal (Rich keeps the
+    source's line breaks, which split a command's summary mid-sentence at 80 columns)."""
+    if not doc:
+        return doc
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
 def _version(value: bool) -> None:

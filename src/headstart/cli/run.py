@@ -315,7 +315,7 @@ def fit(
 @friendly
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a complete run directory from `headstart fit`")],
-    data: Annotated[str, typer.Argument(help="CSV/JSONL/Parquet with a text column, or images")],
+    data: Annotated[str, typer.Argument(help="new items: a CSV/TSV/JSONL/Parquet table (texts or rows), or images")],
     out: Annotated[Path, typer.Option(help="CSV file to write")] = Path("predictions.csv"),
     side: Annotated[
         str | None, typer.Option(help="transfer, baseline or stack (default: what the run shipped)")
