@@ -163,3 +163,24 @@ def test_help_names_every_registered_strategy_and_starts_without_torch() -> None
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
     result = CliRunner().invoke(app, ["fit", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and all(f" {name}," in result.output for name in BUILTIN_STRATEGIES)
+
+
+def test_an_interrupted_fit_names_its_own_resume_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C during `fit` prints the run's real --out in the resume command; elsewhere, no resume advice."""
+    import typer
+
+    from headstart.cli._app import friendly
+
+    def fit(out: str) -> None:
+        raise KeyboardInterrupt
+
+    def predict(out: str) -> None:
+        raise KeyboardInterrupt
+
+    for fn in (fit, predict):
+        with pytest.raises(typer.Exit) as stop:
+            friendly(fn)(out="runs/rt16")
+        assert stop.value.exit_code == 130
+    said = " ".join(capsys.readouterr().err.split())
+    assert "runs/rt16.partial" in said and "`headstart fit --resume --out runs/rt16`" in said
+    assert said.count("--resume") == 1 and "<out>" not in said

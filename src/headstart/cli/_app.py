@@ -34,10 +34,15 @@ def friendly(fn: F) -> F:
             err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err.print(
-                "[yellow]interrupted[/]: partial results stay in <out>.partial; continue with "
-                "`headstart fit --resume --out <out>`"
-            )
+            out = kwargs.get("out")
+            if fn.__name__ == "fit" and out:  # the run folder is only committed once complete
+                err.print(
+                    f"[yellow]interrupted[/]: partial results stay in {out}.partial; continue with "
+                    f"`headstart fit --resume --out {out}`",
+                    highlight=False,
+                )
+            else:
+                err.print("[yellow]interrupted[/]: nothing was written half-way (files are written atomically)")
             raise typer.Exit(130) from None
 
     wrapper.__doc__ = reflow(fn.__doc__)
