@@ -167,3 +167,28 @@ def test_advise_takes_on_bad_item_and_its_command_keeps_it(tmp_path: Path) -> No
     assert stopped.exit_code == 2 and "--on-bad-item skip" in stopped.output
     doc = _advise(*args[1:], "--on-bad-item", "skip", "--max-samples", "40")
     assert " --on-bad-item skip --text-column review --label-column sentiment " in doc["advice"]["next_command"]
+
+
+def test_a_review_file_with_its_own_column_names_is_advised_as_text_with_its_source(tmp_path: Path) -> None:
+    """`review,sentiment` files: without --text-column the lone free-text column is read as a table and a
+    warning names the flag; with it, --source is read with the same columns (it used to demand a 'label'
+    column) and its similarity is measured."""
+    import pandas as pd
+
+    from headstart.data import load_data
+
+    rt = load_data("builtin:rotten-tomatoes")
+    df = pd.DataFrame({"review": rt.items[:240], "sentiment": [rt.classes[i] for i in rt.y[:240]]})
+    df[:120].to_csv(tmp_path / "target.tsv", sep="\t", index=False)
+    df[120:].to_csv(tmp_path / "source.csv", index=False)
+    base = ["advise", str(tmp_path / "target.tsv"), "--source", str(tmp_path / "source.csv")]
+    res = CliRunner().invoke(app, [*base, "--label-column", "sentiment", "--max-samples", "40"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0, res.output
+    assert "the only feature column, 'review', is free text" in said and "pass --text-column review" in said
+    res = CliRunner().invoke(
+        app, [*base, "--label-column", "sentiment", "--text-column", "review", "--max-samples", "40"]
+    )
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0, res.output
+    assert "(text)" in said and "PAD" in said and "user-supplied reference" in said and "free text" not in said

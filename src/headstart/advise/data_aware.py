@@ -250,7 +250,9 @@ def advise_from_data(
         ref_items, ref_name, ref_note = packaged_reference(data.modality, max_samples, seed)
         ref_kind = "packaged"
     else:
-        ref_data = reference if isinstance(reference, LabeledData) else load_data(reference)
+        ref_data = (
+            reference if isinstance(reference, LabeledData) else _load_reference(reference, text_column, label_column)
+        )
         if ref_data.modality != data.modality:
             raise HeadstartError(
                 f"reference {ref_data.source} is {ref_data.modality} but {data.source} is {data.modality}; "
@@ -357,6 +359,20 @@ def _class_counts(data: LabeledData, counts: np.ndarray) -> dict[str, int]:
     return {c: int(n) for c, n in zip(data.classes, counts, strict=True)} if len(counts) else {}
 
 
+def _load_reference(reference: str, text_column: str | None, label_column: str | None) -> LabeledData:
+    """The --source sample, read with the target's --text-column / --label-column (a source file usually has
+    the target's schema); where those columns are not in it, as its own defaults name them."""
+    if not (text_column or label_column):
+        return load_data(reference)
+    try:
+        return load_data(reference, text_column=text_column, label_column=label_column)
+    except HeadstartError as first:
+        try:
+            return load_data(reference)
+        except HeadstartError:
+            raise first from None
+
+
 def _table_advice(
     data: LabeledData,
     src: str,
@@ -372,7 +388,12 @@ def _table_advice(
     timing: dict[str, float],
 ) -> DataAdvice:
     """A table: the tabular rubric on the measured band and on whether ``fit`` typed a column as free text."""
+    from headstart.data.tabular import lone_text_warning
+
     text_columns = [c for c, kind in data.table.get("columns", {}).items() if kind == "text"]
+    lone = lone_text_warning(data)
+    if lone:
+        warnings = [*warnings, lone]
     adv = advise(k, "high", comp, table=True, text_in_row=bool(text_columns))
     if data.task == "regression":
         _regression_only(adv)

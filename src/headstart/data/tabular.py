@@ -250,9 +250,33 @@ def _label_text(value: Any) -> str:
     return str(value)
 
 
+def lone_text_column(data: LabeledData) -> str | None:
+    """The column, where a table's only feature is free text that no --text-column named (a file like
+    ``review,sentiment``): it is read as a table, which a user after a text classifier should hear."""
+    kinds = data.table.get("columns", {})
+    if data.modality != "tabular" or data.table.get("text_column") or len(kinds) != 1:
+        return None
+    name, kind = next(iter(kinds.items()))
+    return str(name) if kind == "text" else None
+
+
+def lone_text_warning(data: LabeledData) -> str | None:
+    name = lone_text_column(data)
+    if name is None:
+        return None
+    return (
+        f"{data.source}: the only feature column, {name!r}, is free text and was read as a table (an encoder "
+        f"on each serialized row vs trees on word counts); for a text classifier (TF-IDF baseline, --source "
+        f"similarity, few-shot text) pass --text-column {name}"
+    )
+
+
 def table_warnings(data: LabeledData) -> list[str]:
-    """One line per dropped column (id-like columns), for the run's warnings."""
-    return [f"{data.source}: column {c!r} {why}" for c, why in data.table.get("dropped", {}).items()]
+    """One line per dropped column (id-like columns), and one for a lone free-text column, for the run's
+    warnings."""
+    out = [f"{data.source}: column {c!r} {why}" for c, why in data.table.get("dropped", {}).items()]
+    lone = lone_text_warning(data)
+    return [*out, lone] if lone else out
 
 
 def _convert(kind: str, value: Any) -> Any:
