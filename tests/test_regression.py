@@ -100,6 +100,8 @@ def test_diabetes_run_end_to_end(tmp_path: Path) -> None:
     v = m["verdict"]
     assert v["ci_low"] <= v["delta"] <= v["ci_high"] and v["label"] in ("helps", "no-difference", "negative-transfer")
     assert m["references"]["median"]["mae"] > min(m["transfer"]["mae"], m["baseline"]["mae"])
+    # the change in MAE said with its direction, never "MAE -7.2 lower"
+    assert re.search(r"MAE \d[\d.e+]* (lower|higher) \(95% CI of the (drop|rise) ", v["sentence"]), v["sentence"]
     assert re.search(r"on validation \(MAE \d+\.\d{3} vs MAE \d+\.\d{3}\)", m["shipped"]["reason"])  # not -MAE
     pred = pd.read_csv(result.out / "predictions.csv")
     assert (pred["lower"] <= pred["prediction"]).all() and (pred["prediction"] <= pred["upper"]).all()

@@ -292,8 +292,10 @@ def judge(
 
 
 def _delta_text(v: Mapping[str, Any], regression: bool) -> str:
-    if regression:
-        return f"MAE {v['delta']:+.4g} lower (95% CI {v['ci_low']:+.4g} to {v['ci_high']:+.4g})"
+    if regression:  # delta = baseline MAE - transfer MAE; said as the change in the transfer model's MAE
+        if v["delta"] >= 0:
+            return f"MAE {v['delta']:.4g} lower (95% CI of the drop {v['ci_low']:+.4g} to {v['ci_high']:+.4g})"
+        return f"MAE {-v['delta']:.4g} higher (95% CI of the rise {-v['ci_high']:+.4g} to {-v['ci_low']:+.4g})"
     return f"{100 * v['delta']:+.1f} points (95% CI {100 * v['ci_low']:+.1f} to {100 * v['ci_high']:+.1f})"
 
 
