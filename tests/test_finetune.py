@@ -374,3 +374,27 @@ def test_low_cka_warns_only_when_transfer_did_not_help() -> None:
     assert (
         cka_warnings(0.2, "helps") == [] and cka_warnings(0.9, "no-difference") == [] and cka_warnings(None, "x") == []
     )
+
+
+def test_ddp_backend_uses_nccl_only_when_each_local_rank_has_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    # torchrun --nproc-per-node 2 on a one-GPU machine: nccl refuses two ranks on one device, so gloo is used
+    # (it used to call torch.cuda.set_device(1) and crash). Never calls into CUDA: its calls are stubbed.
+    import torch
+
+    from headstart.training import ddp
+
+    chosen: list[int] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.delenv("HEADSTART_DDP_BACKEND", raising=False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert ddp.ddp_backend() == "gloo" and chosen == []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert ddp.ddp_backend() == "nccl" and chosen == [1]
+    monkeypatch.setenv("HEADSTART_DDP_BACKEND", "gloo")
+    assert ddp.ddp_backend() == "gloo" and chosen == [1]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("HEADSTART_DDP_BACKEND")
+    assert ddp.ddp_backend() == "gloo"

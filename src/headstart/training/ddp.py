@@ -15,7 +15,16 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "all_reduce_sum", "barrier", "dist_info", "init_from_env", "is_main_process", "shard"]
+__all__ = [
+    "DistInfo",
+    "all_reduce_sum",
+    "barrier",
+    "ddp_backend",
+    "dist_info",
+    "init_from_env",
+    "is_main_process",
+    "shard",
+]
 
 
 @dataclass(frozen=True)
@@ -35,18 +44,26 @@ class DistInfo:
 def init_from_env() -> DistInfo:
     """Join the process group described by torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR/PORT).
 
-    A no-op (rank 0 of 1) outside torchrun or when already initialised. gloo on CPU, nccl with CUDA.
+    A no-op (rank 0 of 1) outside torchrun or when already initialised. nccl when each local rank has a GPU
+    of its own; gloo otherwise (on the CPU, or with more ranks than GPUs, which nccl refuses: the ranks then
+    share the current GPU). ``HEADSTART_DDP_BACKEND=gloo`` forces gloo.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or not dist.is_available():
         return DistInfo()
     if not dist.is_initialized():
-        use_cuda = torch.cuda.is_available() and os.environ.get("HEADSTART_DDP_BACKEND", "") != "gloo"
-        backend = "nccl" if use_cuda else "gloo"
-        if use_cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=ddp_backend())
     return dist_info()
+
+
+def ddp_backend() -> str:
+    """``"nccl"`` when CUDA has a device for every local rank (and sets this rank's), else ``"gloo"``."""
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    forced_gloo = os.environ.get("HEADSTART_DDP_BACKEND", "") == "gloo"
+    if forced_gloo or not torch.cuda.is_available() or torch.cuda.device_count() < local_world:
+        return "gloo"
+    torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return "nccl"
 
 
 def dist_info() -> DistInfo:
