@@ -226,7 +226,8 @@ def cmd_headstart(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ timing
-TIMING_JSON = RESULTS / "fewshot_timing.json"
+TIMING_JSON = RESULTS / "fewshot_timing.json"  # the latest `timing` run; earlier machines' runs are kept as
+TIMING_ARCHIVE = "fewshot_timing_*.json"  # fewshot_timing_<machine>.json, rendered as tables of their own
 # what both arms import before their clock starts: their own library, and the BERT modeling code and tokenizer
 # that both end up running (SetFit imports part of transformers at import time, headstart imports it lazily)
 _ARM_IMPORTS = {
@@ -293,6 +294,8 @@ def cmd_timing(args: argparse.Namespace) -> None:
     import platform
     import subprocess
 
+    from headstart.backend_choice import cpu_has_fast_bf16
+
     doc = read_json(TIMING_JSON)
     cpu = next(
         (
@@ -323,13 +326,35 @@ def cmd_timing(args: argparse.Namespace) -> None:
             )
         rows["cpu"] = cpu
         rows["cores"] = os.cpu_count()
+        rows["fast_bf16"] = cpu_has_fast_bf16()  # auto's text path: torch bf16 when True, ORT fp32 otherwise
         doc = read_json(TIMING_JSON)
         doc[cell] = rows
         write_json(TIMING_JSON, doc)
 
 
-def timing_table() -> str:
-    doc = read_json(TIMING_JSON)
+def timing_files() -> list[Path]:
+    """The latest timing run first, then the archived runs of other machines."""
+    return [p for p in (TIMING_JSON, *sorted(RESULTS.glob(TIMING_ARCHIVE))) if p.exists()]
+
+
+def _machine(r: dict[str, Any]) -> str:
+    bf16 = r.get("fast_bf16")
+    kind = "" if bf16 is None else (", bf16 units: auto embeds in torch bf16" if bf16 else ", no bf16 units: ORT fp32")
+    return f"{r['cpu']}{kind}"
+
+
+def timing_tables() -> str:
+    """One table per timing file, each headed by its machine."""
+    if not timing_files():
+        return "(no timing run yet: `bench_fewshot.py timing`)"
+    parts = []
+    for path in timing_files():
+        doc = read_json(path)
+        parts.append(f"**{_machine(next(iter(doc.values())))}** (`{path.name}`):\n\n{timing_table(doc)}")
+    return "\n\n".join(parts)
+
+
+def timing_table(doc: dict[str, Any]) -> str:
     if not doc:
         return "(no timing run yet: `bench_fewshot.py timing`)"
     lines = [
@@ -400,11 +425,17 @@ def cmd_report(args: argparse.Namespace) -> None:
                 if not sf_seeds
                 else ("yes" if auto_same >= target - 1e-9 else f"no ({100 * (auto_same - target):+.1f})")
             )
-            timed = {key: r for key, r in read_json(TIMING_JSON).items() if key.startswith(f"{ds}:{k}:")}
+            timed = [
+                (key, r)
+                for path in timing_files()
+                for key, r in read_json(path).items()
+                if key.startswith(f"{ds}:{k}:")
+            ]
             ratio = (
                 "; ".join(
-                    f"{r['auto']['total_s'] / r['setfit']['total_s']:.2f}x (seed {key.split(':')[2]})"
-                    for key, r in timed.items()
+                    f"{r['auto']['total_s'] / r['setfit']['total_s']:.2f}x (seed {key.split(':')[2]}, "
+                    f"{'bf16' if r.get('fast_bf16') else 'fp32'} CPU)"
+                    for key, r in timed
                 )
                 or "not timed"
             )
@@ -438,7 +469,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         text = f"{text}\n{start}\n{table}\n{end}\n"
     tstart, tend = "<!-- timing:start -->", "<!-- timing:end -->"
     if tstart in text and tend in text:
-        text = text[: text.index(tstart) + len(tstart)] + "\n" + timing_table() + "\n" + text[text.index(tend) :]
+        text = text[: text.index(tstart) + len(tstart)] + "\n" + timing_tables() + "\n" + text[text.index(tend) :]
     out.write_text(text)
     print(table)
 

@@ -744,18 +744,19 @@ def render(args: argparse.Namespace, ctx: dict[str, Any]) -> str:
     L.append("# headstart benchmarks\n")
     runs = ctx.get("suite_runs") or {}
     if len({(r["date"], r["command"]) for r in runs.values()}) > 1:
-        by_run: dict[tuple[str, str, float], list[str]] = {}
+        by_run: dict[tuple[str, str, float, str], list[str]] = {}
         for suite, r in runs.items():
-            by_run.setdefault((r["date"], r["command"], r["minutes"]), []).append(suite)
+            where = f" on {r['cpu']}" if r.get("cpu") else ""  # runs recorded before the CPU was kept: none
+            by_run.setdefault((r["date"], r["command"], r["minutes"], where), []).append(suite)
         L.append(
             f"Generated {ctx['date']} ({args.mode} mode) from more than one run of `benchmarks/run.py`; "
             "each suite comes from the run named here (a later `--update` run re-measured its suites and "
-            "kept the others as measured). Regenerate with these commands in this order; see "
-            "`benchmarks/README.md`.\n"
+            "kept the others as measured; the machines differ, so compare ratios within a suite, not times "
+            "across suites). Regenerate with these commands in this order; see `benchmarks/README.md`.\n"
         )
         L += [
-            f"- {', '.join(suites)}: {date}, `{cmd}` ({minutes:.1f} min)"
-            for (date, cmd, minutes), suites in sorted(by_run.items())
+            f"- {', '.join(suites)}: {date}{where}, `{cmd}` ({minutes:.1f} min)"
+            for (date, cmd, minutes, where), suites in sorted(by_run.items())
         ]
         L.append("")
     else:
@@ -923,7 +924,12 @@ def merge_previous(args: argparse.Namespace, ctx: dict[str, Any], previous: dict
     ps = previous["settings"]
     kept = [s for s in ps["suites"] if s not in args.suites]
     runs = previous.get("suite_runs") or {
-        s: {"date": previous["date"], "command": previous["command"], "minutes": round(previous["elapsed"] / 60, 1)}
+        s: {
+            "date": previous["date"],
+            "command": previous["command"],
+            "minutes": round(previous["elapsed"] / 60, 1),
+            "cpu": previous.get("machine", {}).get("cpu"),
+        }
         for s in ps["suites"]
     }
     ctx["suite_runs"] = {s: runs[s] for s in kept} | ctx["suite_runs"]
@@ -1094,7 +1100,12 @@ def main(argv: list[str] | None = None) -> int:
     ctx["rows"] = rows
     ctx["elapsed"] = time.perf_counter() - t_start
     ctx["suite_runs"] = {
-        s: {"date": ctx["date"], "command": ctx["command"], "minutes": round(ctx["elapsed"] / 60, 1)}
+        s: {
+            "date": ctx["date"],
+            "command": ctx["command"],
+            "minutes": round(ctx["elapsed"] / 60, 1),
+            "cpu": ctx["machine"]["cpu"],
+        }
         for s in args.suites
     }
     if args.update:
