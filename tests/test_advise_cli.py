@@ -148,6 +148,15 @@ def test_data_aware_advice_on_regression_targets_counts_items_and_advises_what_f
     assert text["class_counts"] == {} and text["labels_per_class"] > 5000
     assert text["advice"]["strategy"] == "linear-probe"
     assert text["advice"]["next_command"].endswith("--strategy linear-probe")
+    # no backbone named, none advised: `fit` then probes the layers 4-6 view of the same MiniLM weights, not
+    # the last layer the advisor measured with (which the command used to force, 1-12 points worse)
+    assert "--backbone" not in text["advice"]["next_command"]
+    from headstart.config import FitConfig
+    from headstart.data import load_data
+    from headstart.run_setup import resolve_backbone
+
+    cfg = FitConfig(data="builtin:word-pleasantness", out="unused", strategy="linear-probe")
+    assert resolve_backbone(cfg, load_data("builtin:word-pleasantness"))[0] == "minilm-l6-layers"
     assert any("regression target" in r for r in text["advice"]["risks"])
 
 

@@ -289,7 +289,9 @@ def advise_from_data(
     adv = advise(k, sim, comp, unlabeled_target=unlabeled_target)
     if data.task == "regression":
         _regression_only(adv)
-    adv.next_command = fit_command(adv.strategy, shlex.quote(src) + flags, backbone=bb)
+    # the backbone only when the user named one: otherwise `fit` picks its default for the advised strategy (the
+    # same pinned weights as ``bb``; for a frozen probe on text, their layers 4-6 view, better than ``bb``'s last layer)
+    adv.next_command = fit_command(adv.strategy, shlex.quote(src) + flags, backbone=backbone)
     if ref_kind == "user" and isinstance(ref_name, str):
         adv.next_command = adv.next_command.replace("SOURCE", shlex.quote(ref_name))
     adaptation = None
