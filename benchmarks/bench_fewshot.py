@@ -226,8 +226,8 @@ def cmd_headstart(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ timing
-TIMING_JSON = RESULTS / "fewshot_timing.json"  # the latest `timing` run; earlier machines' runs are kept as
-TIMING_ARCHIVE = "fewshot_timing_*.json"  # fewshot_timing_<machine>.json, rendered as tables of their own
+TIMING_JSON = RESULTS / "fewshot_timing.json"  # the latest `timing` run
+TIMING_ARCHIVE = "fewshot_timing_*.json"  # earlier machines' runs (fewshot_timing_<machine>.json), a table each
 # what both arms import before their clock starts: their own library, and the BERT modeling code and tokenizer
 # that both end up running (SetFit imports part of transformers at import time, headstart imports it lazily)
 _ARM_IMPORTS = {
@@ -345,13 +345,11 @@ def _machine(r: dict[str, Any]) -> str:
 
 def timing_tables() -> str:
     """One table per timing file, each headed by its machine."""
-    if not timing_files():
-        return "(no timing run yet: `bench_fewshot.py timing`)"
-    parts = []
-    for path in timing_files():
-        doc = read_json(path)
-        parts.append(f"**{_machine(next(iter(doc.values())))}** (`{path.name}`):\n\n{timing_table(doc)}")
-    return "\n\n".join(parts)
+    docs = {path.name: read_json(path) for path in timing_files()}
+    parts = [
+        f"**{_machine(next(iter(d.values())))}** (`{name}`):\n\n{timing_table(d)}" for name, d in docs.items() if d
+    ]
+    return "\n\n".join(parts) or "(no timing run yet: `bench_fewshot.py timing`)"
 
 
 def timing_table(doc: dict[str, Any]) -> str:
@@ -399,6 +397,7 @@ def _pct(x: float) -> str:
 
 def cmd_report(args: argparse.Namespace) -> None:
     hs, sf = read_json(HEADSTART_JSON), read_json(SETFIT_JSON)
+    timings = [read_json(path) for path in timing_files()]  # read once: every cell looks up its timed seeds
     lines = [
         "| data | K | seeds | TF-IDF | probe | blend | **auto** (picks) | SetFit (seeds) | auto on SetFit's seeds "
         "| target | met | auto / SetFit work time, same machine, back to back |",
@@ -425,12 +424,7 @@ def cmd_report(args: argparse.Namespace) -> None:
                 if not sf_seeds
                 else ("yes" if auto_same >= target - 1e-9 else f"no ({100 * (auto_same - target):+.1f})")
             )
-            timed = [
-                (key, r)
-                for path in timing_files()
-                for key, r in read_json(path).items()
-                if key.startswith(f"{ds}:{k}:")
-            ]
+            timed = [(key, r) for doc in timings for key, r in doc.items() if key.startswith(f"{ds}:{k}:")]
             ratio = (
                 "; ".join(
                     f"{r['auto']['total_s'] / r['setfit']['total_s']:.2f}x (seed {key.split(':')[2]}, "
